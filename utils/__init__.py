@@ -1,0 +1,1 @@
+"""Shared building blocks of the lurge scripts (config, inputs, passes, outputs)."""
