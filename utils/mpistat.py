@@ -1,0 +1,416 @@
+"""mpistat snapshots: discovery, and chunked reading into columns (SPEC §1.1).
+
+A snapshot is read as a stream of line-aligned blocks of decompressed text.
+Each block is parsed into a :class:`Chunk`: the block's well-formed lines as
+columns (NumPy / Arrow arrays), so the passes aggregate whole chunks at once
+instead of handling one Python object per line.
+
+Parsing has two lanes that give identical results:
+
+* the fast lane hands the block to Arrow's CSV tokenizer (tab-separated,
+  unsigned 64-bit integers) — valid only when the block contains no
+  whitespace other than tabs and newlines, every row has 11 fields and every
+  numeric field converts;
+* the exact lane splits lines on runs of whitespace in Python.  A block the
+  fast lane refuses is cut into smaller pieces that are retried, so a few odd
+  lines only slow down a small piece of the file.
+
+A line is well-formed when it has exactly 11 fields and fields 1–6, 8, 9 are
+non-negative decimal integers (ASCII digits).  Values are held as unsigned
+64-bit integers; the rare line with a number of 2**64 or more in one of those
+fields cannot come from mpistat and is treated as malformed.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import datetime as dt
+import logging
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from utils.compression import GZIP_READ_ERRORS, open_gzip_reader
+from utils.errors import SnapshotError
+from utils.logs import Progress
+
+log = logging.getLogger(__name__)
+
+FIELD_NAMES = ("path", "size", "uid", "gid", "atime", "mtime", "ctime", "type", "inode", "nlink",
+               "dev")
+NUMERIC_FIELDS = ("size", "uid", "gid", "atime", "mtime", "ctime", "inode", "nlink")
+# The columns a Chunk carries; the other numeric fields are only validated.
+INT_COLUMNS = ("size", "gid", "mtime", "nlink")
+TEXT_COLUMNS = ("path", "type")
+TEXT_FIELDS = ("path", "type", "dev")
+_NUMERIC_INDEXES = tuple(FIELD_NAMES.index(name) for name in NUMERIC_FIELDS)
+_COLUMN_INDEXES = {name: FIELD_NAMES.index(name) for name in FIELD_NAMES}
+_UINT64_LIMIT = 1 << 64
+
+SNAPSHOT_NAME = re.compile(r"^(\d{8})_(\d+)\.dat\.gz$")
+BLOCK_SIZE = 8 * 1024 * 1024  # decompressed bytes per block
+PARSE_THREADS = 2
+T = TypeVar("T")
+_MIN_FAST_PIECE = 256 * 1024  # below this a refused piece goes to the exact lane
+_PIECES_PER_SPLIT = 8
+_NON_TAB_WHITESPACE = (b" ", b"\x0b", b"\x0c")
+
+
+# ------------------------------------------------------------------ discovery
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One snapshot file: volume number, date from its name, and snapshot time."""
+
+    path: str
+    volume: int
+    date: dt.date
+    time: float  # st_mtime: later timestamps are clock skew
+
+
+def snapshot_filename(date: dt.date, volume: int) -> str:
+    """``YYYYMMDD_<vol>.dat.gz``."""
+    return f"{date:%Y%m%d}_{volume}.dat.gz"
+
+
+def parse_snapshot_filename(name: str) -> tuple[dt.date, int] | None:
+    """(date, volume) of a snapshot file name, or None if it is not one."""
+    match = SNAPSHOT_NAME.match(name)
+    if not match:
+        return None
+    try:
+        date = dt.datetime.strptime(match.group(1), "%Y%m%d").date()
+    except ValueError:
+        return None
+    return date, int(match.group(2))
+
+
+def open_snapshot(path: str, volume: int | None = None, date: dt.date | None = None) -> Snapshot:
+    """Describe the snapshot at ``path``; volume and date default to its name's."""
+    parsed = parse_snapshot_filename(os.path.basename(os.path.realpath(path)))
+    if parsed is None:
+        parsed = parse_snapshot_filename(os.path.basename(path))
+    if volume is None or date is None:
+        if parsed is None:
+            raise SnapshotError(f"{path}: not a snapshot name (expected YYYYMMDD_<volume>.dat.gz)")
+        date = date or parsed[0]
+        volume = parsed[1] if volume is None else volume
+    try:
+        snapshot_time = os.stat(path).st_mtime
+    except OSError as exc:
+        raise SnapshotError(f"{path}: cannot stat snapshot: {exc.strerror}") from None
+    return Snapshot(path=path, volume=volume, date=date, time=snapshot_time)
+
+
+def candidate_dates(today: dt.date, max_days_ago: int) -> list[dt.date]:
+    """today, yesterday, … — ``max_days_ago`` dates, newest first."""
+    return [today - dt.timedelta(days=days) for days in range(max_days_ago)]
+
+
+def complete_set(mpistat_dir: str, volumes: Sequence[int], date: dt.date) -> dict[int, str] | None:
+    """The snapshot paths of ``date`` if every volume has one, else None."""
+    paths = {v: os.path.join(mpistat_dir, snapshot_filename(date, v)) for v in volumes}
+    if all(os.path.isfile(path) for path in paths.values()):
+        return paths
+    return None
+
+
+def newest_snapshot(mpistat_dir: str, volume: int, today: dt.date,
+                    max_days_ago: int) -> Snapshot | None:
+    """The newest snapshot of ``volume`` within ``max_days_ago`` days, if any."""
+    for date in candidate_dates(today, max_days_ago):
+        path = os.path.join(mpistat_dir, snapshot_filename(date, volume))
+        if os.path.isfile(path):
+            return open_snapshot(path, volume, date)
+    return None
+
+
+# ------------------------------------------------------------------- chunks
+
+@dataclass
+class Chunk:
+    """The well-formed lines of one block, as columns (row i = i-th such line).
+
+    Integer columns are ``uint64`` NumPy arrays; ``path`` (the base64 text) and
+    ``type`` are Arrow binary arrays.  ``lines()`` gives the raw bytes of each
+    row's line (without its newline) for byte-exact copying.
+    """
+
+    size: np.ndarray
+    gid: np.ndarray
+    mtime: np.ndarray
+    nlink: np.ndarray
+    path: pa.Array
+    type: pa.Array
+    _lines: Callable[[], list[bytes]]
+
+    def __len__(self) -> int:
+        return len(self.gid)
+
+    def lines(self) -> list[bytes]:
+        """Raw bytes of each row's line (computed on demand)."""
+        return self._lines()
+
+    @staticmethod
+    def concat(chunks: Sequence["Chunk"]) -> "Chunk":
+        """Rows of ``chunks`` in order, as one chunk."""
+        if len(chunks) == 1:
+            return chunks[0]
+
+        def lines() -> list[bytes]:
+            return [line for chunk in chunks for line in chunk.lines()]
+
+        ints = {name: np.concatenate([getattr(c, name) for c in chunks]) for name in INT_COLUMNS}
+        texts = {name: pa.concat_arrays([getattr(c, name) for c in chunks]) for name in TEXT_COLUMNS}
+        return Chunk(**ints, **texts, _lines=lines)
+
+
+@dataclass
+class BlockResult:
+    """A parsed block: its chunk, how many lines it had and how many were malformed."""
+
+    chunk: Chunk
+    lines: int
+    malformed: int
+
+
+_PARSE_OPTIONS = pa_csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False,
+                                     double_quote=False, newlines_in_values=False,
+                                     ignore_empty_lines=False)  # invalid rows raise
+# Every field is read as text: numeric fields are checked to be ASCII digits
+# (Arrow's integer parser would also take "0x1f"), then the ones a Chunk
+# carries are converted.
+_CONVERT_OPTIONS = pa_csv.ConvertOptions(
+    column_types={**{name: pa.string() for name in NUMERIC_FIELDS},
+                  **{name: pa.binary() for name in TEXT_FIELDS}},
+    null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False,
+    check_utf8=False,
+)
+_ARROW_BLOCK = 4 * 1024 * 1024  # Arrow tokenizes a block in pieces of this size
+
+
+class _Refused(Exception):
+    """The fast lane cannot take this block."""
+
+
+def parse_block(block: bytes | bytearray, *, use_threads: bool = True) -> BlockResult:
+    """Parse a line-aligned block of snapshot text (the last line may lack ``\\n``)."""
+    try:
+        return _parse_fast(block, use_threads)
+    except _Refused:
+        pass
+    if len(block) < _MIN_FAST_PIECE:
+        return _parse_exact(block)
+    results = [parse_block(piece, use_threads=use_threads) for piece in _split_block(block)]
+    return BlockResult(Chunk.concat([r.chunk for r in results]),
+                       sum(r.lines for r in results), sum(r.malformed for r in results))
+
+
+def _split_block(block: bytes | bytearray) -> list[bytes | bytearray]:
+    """Cut a block into about _PIECES_PER_SPLIT pieces at line boundaries."""
+    pieces = []
+    start = 0
+    step = max(len(block) // _PIECES_PER_SPLIT, 1)
+    while start < len(block):
+        cut = block.find(b"\n", start + step)
+        end = len(block) if cut < 0 else cut + 1
+        pieces.append(block[start:end])
+        start = end
+    return pieces
+
+
+def _parse_fast(block: bytes | bytearray, use_threads: bool) -> BlockResult:
+    """Arrow's tokenizer, when its tab splitting provably equals whitespace splitting.
+
+    That holds when the block has no whitespace but tabs and line ends, every
+    row has 11 tab-separated fields and none of them is empty.  A lone ``\\r``
+    would end an Arrow row early, so it always leaves a row short and is refused.
+    """
+    if not block:
+        return BlockResult(_empty_chunk(), 0, 0)
+    if any(char in block for char in _NON_TAB_WHITESPACE):
+        raise _Refused
+    read_options = pa_csv.ReadOptions(column_names=FIELD_NAMES, use_threads=use_threads,
+                                      block_size=_ARROW_BLOCK)
+    try:
+        table = pa_csv.read_csv(pa.py_buffer(block), read_options=read_options,
+                                parse_options=_PARSE_OPTIONS, convert_options=_CONVERT_OPTIONS)
+    except pa.ArrowInvalid:
+        raise _Refused from None
+    columns = {name: table.column(name).combine_chunks() for name in FIELD_NAMES}
+    for name, array in columns.items():
+        if _has_empty(array):
+            raise _Refused  # adjacent tabs: fewer whitespace-separated fields
+        if name in NUMERIC_FIELDS and not _all_digits(array):
+            raise _Refused
+    try:
+        ints = {name: pc.cast(columns[name], pa.uint64()).to_numpy() for name in INT_COLUMNS}
+    except pa.ArrowInvalid:  # a number of 2**64 or more
+        raise _Refused from None
+
+    def lines() -> list[bytes]:
+        parts = bytes(block).split(b"\n")
+        return parts[:-1] if block.endswith(b"\n") else parts
+
+    chunk = Chunk(**ints, path=columns["path"], type=columns["type"], _lines=lines)
+    return BlockResult(chunk, table.num_rows, 0)
+
+
+def _offsets(array: pa.Array) -> np.ndarray:
+    return np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1,
+                         offset=array.offset * 4)
+
+
+def _has_empty(array: pa.Array) -> bool:
+    """Whether any value of a string/binary array is empty."""
+    offsets = _offsets(array)
+    return bool((offsets[1:] == offsets[:-1]).any())
+
+
+def _all_digits(array: pa.Array) -> bool:
+    """Whether every byte of every value is an ASCII decimal digit."""
+    offsets = _offsets(array)
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return not len(data) or (int(data.min()) >= 0x30 and int(data.max()) <= 0x39)
+
+
+def _parse_exact(block: bytes | bytearray) -> BlockResult:
+    """The exact lane: split on runs of whitespace, one line at a time."""
+    raw_lines = bytes(block).split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    kept: list[bytes] = []
+    columns: dict[str, list] = {name: [] for name in INT_COLUMNS + TEXT_COLUMNS}
+    malformed = 0
+    for raw in raw_lines:
+        fields = raw.split()
+        if len(fields) != 11 or not all(fields[i].isdigit() for i in _NUMERIC_INDEXES):
+            malformed += 1
+            continue
+        values = [int(fields[_COLUMN_INDEXES[name]]) for name in INT_COLUMNS]
+        if any(value >= _UINT64_LIMIT for value in values):
+            malformed += 1
+            continue
+        for name, value in zip(INT_COLUMNS, values):
+            columns[name].append(value)
+        columns["path"].append(fields[0])
+        columns["type"].append(fields[7])
+        kept.append(raw)
+    ints = {name: np.array(columns[name], dtype=np.uint64) for name in INT_COLUMNS}
+    texts = {name: pa.array(columns[name], type=pa.binary()) for name in TEXT_COLUMNS}
+    return BlockResult(Chunk(**ints, **texts, _lines=lambda: kept), len(raw_lines), malformed)
+
+
+def _empty_chunk() -> Chunk:
+    return Chunk(**{name: np.zeros(0, dtype=np.uint64) for name in INT_COLUMNS},
+                 **{name: pa.array([], type=pa.binary()) for name in TEXT_COLUMNS},
+                 _lines=list)
+
+
+# ------------------------------------------------------------------ reading
+
+def read_blocks(path: str, block_size: int = BLOCK_SIZE, *, fast: bool = True) -> Iterator[bytearray]:
+    """Line-aligned blocks of decompressed text; a failed snapshot raises SnapshotError.
+
+    Each block is a fresh ``bytearray`` filled by ``readinto`` (no extra copy);
+    only the partial line at its end is carried over to the next block.
+    """
+    try:
+        stream = open_gzip_reader(path, fast=fast)
+    except OSError as exc:
+        raise SnapshotError(f"failed snapshot {path}: cannot open: {exc}") from None
+    carry = b""
+    try:
+        with stream:
+            while True:
+                block = bytearray(len(carry) + block_size)
+                block[: len(carry)] = carry
+                count = stream.readinto(memoryview(block)[len(carry):])
+                if not count:
+                    break
+                end = len(carry) + count
+                cut = block.rfind(b"\n", 0, end)
+                carry = bytes(block[cut + 1: end])
+                del block[cut + 1:]
+                if block:
+                    yield block
+    except GZIP_READ_ERRORS as exc:
+        raise SnapshotError(f"failed snapshot {path}: {_describe_read_error(exc)}") from None
+    if carry:
+        yield bytearray(carry)
+
+
+def _describe_read_error(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return "truncated (compressed data ended before the end of the stream)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class ReadStats:
+    """Line counts of one snapshot file, filled in while it is read."""
+
+    path: str
+    lines: int = 0
+    malformed: int = 0
+
+
+def map_chunks(path: str, func: Callable[[Chunk], T], *, threads: int = PARSE_THREADS,
+               label: str | None = None, stats: ReadStats | None = None) -> Iterator[T]:
+    """``func`` applied to each chunk of the snapshot at ``path``, results in file order.
+
+    Decompression runs in its own thread; parsing and ``func`` run on a pool of
+    ``threads`` threads (Arrow and NumPy release the GIL), with a bounded
+    number of blocks in flight so memory stays flat whatever the file size.
+    Logs progress, and at the end the ``skipped N malformed lines of M in
+    FILE`` line.  Pass ``stats`` to get the counts back.
+    """
+    stats = stats if stats is not None else ReadStats(path)
+    progress = Progress(log, label or f"reading {path}")
+
+    def work(block: bytearray) -> tuple[BlockResult, T]:
+        result = parse_block(block, use_threads=False)
+        return result, func(result.chunk)
+
+    in_flight: collections.deque[concurrent.futures.Future] = collections.deque()
+
+    def finished() -> T:
+        result, value = in_flight.popleft().result()
+        stats.lines += result.lines
+        stats.malformed += result.malformed
+        progress.advance(result.lines)
+        return value
+
+    with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="parse") as pool:
+        try:
+            for block in read_blocks(path):
+                in_flight.append(pool.submit(work, block))
+                while len(in_flight) > threads + 1:
+                    yield finished()
+            while in_flight:
+                yield finished()
+        finally:
+            for future in in_flight:
+                future.cancel()
+    progress.finish()
+    log.info("skipped %d malformed lines of %d in %s", stats.malformed, stats.lines, path)
+
+
+def read_chunks(path: str, **kwargs: Any) -> Iterator[Chunk]:
+    """The chunks of the snapshot at ``path`` in order (see :func:`map_chunks`)."""
+    return map_chunks(path, lambda chunk: chunk, **kwargs)
+
+
+def iter_rows(chunks: Iterable[Chunk]) -> Iterator[tuple[bytes, int, int, int, int, bytes]]:
+    """Rows as (path, size, gid, mtime, nlink, type) tuples (for tests and tools)."""
+    for chunk in chunks:
+        yield from zip(chunk.path.to_pylist(), chunk.size.tolist(),
+                       chunk.gid.tolist(), chunk.mtime.tolist(), chunk.nlink.tolist(),
+                       chunk.type.to_pylist())
