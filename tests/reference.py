@@ -75,3 +75,71 @@ def usage_by_gid(lines: Iterable[bytes], snapshot_time: float) -> dict[int, tupl
         if record.mtime <= snapshot_time and (entry[1] is None or record.mtime > entry[1]):
             entry[1] = record.mtime
     return {gid: (used, mtime) for gid, (used, mtime) in result.items()}
+
+
+def _glob_components(pattern: str) -> list[bytes]:
+    return [part.encode() for part in pattern.split("/") if part]
+
+
+def inspect_reference(lines: Iterable[bytes], roots: list[str], depth: int,
+                      filetypes: dict[str, str], snapshot_time: float) -> dict[tuple, dict]:
+    """Per-record values of SPEC §3, one line at a time.
+
+    Returns {key components: {size, files, mtime, types, gid}} where gid is
+    the record's group (directory entry, else majority bytes, else None).
+    """
+    import fnmatch
+    import re
+
+    patterns = [re.compile(p.encode(), re.IGNORECASE) for p in filetypes.values()]
+    root_parts = [_glob_components(root) for root in roots]
+    acc: dict[tuple, dict] = {}
+    for record in records(lines):
+        if record.kind not in (b"f", b"d"):
+            continue
+        path = record.path
+        if path is None:
+            continue
+        parts = [part for part in path.split(b"/") if part]
+        is_file = record.kind == b"f"
+        used = record.size // record.nlink if is_file and record.nlink >= 1 else 0
+        name = parts[-1] if parts else b""
+        touched: set[tuple] = set()
+        exact: set[tuple] = set()
+        for root in root_parts:
+            if len(parts) < len(root) or not all(
+                    fnmatch.fnmatchcase(part.decode("latin-1"), pat.decode("latin-1"))
+                    for part, pat in zip(parts, root)):
+                continue
+            relative = tuple(parts[len(root) - 1:])
+            directory = relative[:-1] if is_file else relative
+            if not directory:
+                continue
+            width = depth + 2 if len(directory) > 2 and directory[2].lower() == b"users" else depth + 1
+            key = directory[:width]
+            touched.update(key[:n] for n in range(1, len(key) + 1))
+            if not is_file and key == directory:
+                exact.add(key)
+        for key in touched:
+            entry = acc.setdefault(key, {"size": 0, "files": 0, "mtime": None,
+                                         "types": [0] * len(patterns), "by_gid": {}, "dir_gid": None})
+            if record.mtime <= snapshot_time and (entry["mtime"] is None or record.mtime > entry["mtime"]):
+                entry["mtime"] = record.mtime
+            if is_file:
+                entry["size"] += used
+                entry["files"] += 1
+                entry["by_gid"][record.gid] = entry["by_gid"].get(record.gid, 0) + used
+                for index, pattern in enumerate(patterns):
+                    if pattern.search(name):
+                        entry["types"][index] += used
+                        break
+        for key in exact:
+            acc[key]["dir_gid"] = record.gid  # the last directory entry wins
+    result = {}
+    for key, entry in acc.items():
+        gid = entry["dir_gid"]
+        if gid is None and entry["by_gid"]:
+            gid = min(entry["by_gid"], key=lambda g: (-entry["by_gid"][g], g))
+        result[key] = {"size": entry["size"], "files": entry["files"], "mtime": entry["mtime"],
+                       "types": entry["types"], "gid": gid}
+    return result

@@ -187,6 +187,7 @@ class DirectoryRecord:
     filetype_sizes: tuple[int, ...]
     gid: int | None
     group_name: str | None
+    is_humgen: bool
     pi: str | None
 
     @property
@@ -199,6 +200,7 @@ class DirectoryRecord:
 
     @property
     def key(self) -> bytes:
+        """The record's path relative to its root's parent (rows are ordered by it)."""
         return b"/".join(self.path)
 
 
@@ -219,8 +221,9 @@ def inspect_snapshot(snapshot: Snapshot, volume_name: str, plan: InspectionPlan,
     if undecodable:
         log.warning(
             "skipped %d lines whose path is not valid base64 in %s", undecodable, snapshot.path)
-    return [_finish(volume_name, path, acc, snapshot.time, directory)
-            for path, acc in sorted(records.items())]
+    finished = [_finish(volume_name, path, acc, snapshot.time, directory)
+                for path, acc in records.items()]
+    return sorted(finished, key=lambda record: record.key)
 
 
 def _merge(records: dict[Components, _Accumulator], partial: ChunkPartial, sequence: int,
@@ -259,6 +262,7 @@ def _finish(volume_name: str, path: Components, acc: _Accumulator, snapshot_time
         last_modified=days_since(snapshot_time, None if acc.mtime == NO_MTIME else acc.mtime),
         filetype_sizes=tuple(acc.types), gid=gid,
         group_name=None if gid is None else directory.group_name(gid),
+        is_humgen=gid is not None and directory.is_humgen(gid),
         pi=None if gid is None else directory.pi(gid),
     )
 
