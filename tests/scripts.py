@@ -15,7 +15,8 @@ def run_script(script: str, *args: str, timeout: float = 300, env: dict | None =
     """Run ``python <script> args...`` from the repository; optionally assert its exit status."""
     environment = dict(os.environ, **(env or {}))
     result = subprocess.run([sys.executable, str(REPO / script), *args], cwd=REPO, env=environment,
-                            capture_output=True, text=True, timeout=timeout)
+                            capture_output=True, text=True, errors="surrogateescape",
+                            timeout=timeout)
     if check is not None:
         assert result.returncode == check, (
             f"{script} exited {result.returncode}, expected {check}\n"
