@@ -74,10 +74,11 @@ def check_filetype_patterns(filetypes: Mapping[str, str]) -> None:
 
 @dataclass
 class ChunkPartial:
-    """One chunk's sums per (directory class, gid)."""
+    """One chunk's sums per (record, gid); ``record`` indexes ``paths``."""
 
-    classes: list[DirClass]
-    sums: pa.Table | None
+    paths: list[Components]
+    sums: pa.Table | None  # record, gid, used_sum, file_sum, mtime_max, type<i>_sum
+    directory_entries: pa.Table | None  # record, gid, dir_row_max: directory entries at a record
     undecodable: int
 
 
@@ -97,7 +98,7 @@ def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
             wanted = pc.and_(wanted, any_under)
     rows = np.flatnonzero(wanted.to_numpy(zero_copy_only=False))
     if not len(rows):
-        return ChunkPartial([], None, 0)
+        return ChunkPartial([], None, None, 0)
     decoded, valid = decode_paths(chunk.path.take(rows))
     undecodable = int(len(valid) - valid.sum())
     absolute = pc.starts_with(decoded, "/").to_numpy(zero_copy_only=False) & valid
@@ -116,15 +117,53 @@ def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
     class_of_row = class_of_directory[encoded.indices.to_numpy()]
     inspected = np.flatnonzero(class_of_row >= 0)
     if not len(inspected):
-        return ChunkPartial([], None, undecodable)
+        return ChunkPartial([], None, None, undecodable)
     rows = rows[inspected]
     files_np = files.to_numpy(zero_copy_only=False)[inspected]
     basenames = pc.list_element(parts, 1).take(inspected)
     table = _row_values(chunk, rows, files_np, class_of_row[inspected], basenames, plan)
-    aggregations = [("used", "sum"), ("file", "sum"), ("mtime", "max"), ("dir_row", "max")]
-    aggregations += [(f"type{index}", "sum") for index in range(len(plan.filetypes))]
-    sums = table.group_by(["class", "gid"]).aggregate(aggregations)
-    return ChunkPartial(list(local_ids), sums, undecodable)
+    type_sums = [(f"type{index}", "sum") for index in range(len(plan.filetypes))]
+    by_class = table.group_by(["class", "gid"]).aggregate(
+        [("used", "sum"), ("file", "sum"), ("mtime", "max"), ("dir_row", "max")] + type_sums)
+    return _per_record(by_class, list(local_ids), len(plan.filetypes), undecodable)
+
+
+def _per_record(by_class: pa.Table, classes: list[DirClass], type_count: int,
+                undecodable: int) -> ChunkPartial:
+    """Spread per-class sums over each class's records and re-sum per (record, gid)."""
+    paths: dict[Components, int] = {}
+    records = [[paths.setdefault(p, len(paths)) for p in c.records] for c in classes]
+    exact = [[paths.setdefault(p, len(paths)) for p in c.exact] for c in classes]
+    class_ids = by_class.column("class").to_numpy()
+    record_ids, source = _spread(class_ids, records)
+    columns = {"record": record_ids}
+    for name in ["gid", "used_sum", "file_sum", "mtime_max"] + [f"type{i}_sum" for i in range(type_count)]:
+        columns[name] = by_class.column(name).to_numpy()[source]
+    sums = pa.table(columns).group_by(["record", "gid"]).aggregate(
+        [("used_sum", "sum"), ("file_sum", "sum"), ("mtime_max", "max")]
+        + [(f"type{i}_sum", "sum") for i in range(type_count)])
+    dir_rows = by_class.column("dir_row_max").to_numpy()
+    with_entry = np.flatnonzero(dir_rows != NO_ROW)
+    entries = None
+    if len(with_entry):
+        exact_records, source = _spread(class_ids[with_entry], exact)
+        source = with_entry[source]
+        entries = pa.table({"record": exact_records,
+                            "gid": by_class.column("gid").to_numpy()[source],
+                            "dir_row": dir_rows[source]}).group_by(["record", "gid"]).aggregate(
+            [("dir_row", "max")])
+    return ChunkPartial(list(paths), sums, entries, undecodable)
+
+
+def _spread(class_ids: np.ndarray, members: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """For rows of classes, (member id, source row) pairs: each row once per member."""
+    counts = np.array([len(m) for m in members], dtype=np.int64)
+    flat = np.array([i for m in members for i in m], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
+    per_row = counts[class_ids]
+    source = np.repeat(np.arange(len(class_ids)), per_row)
+    first = np.repeat(starts[class_ids] - (np.cumsum(per_row) - per_row), per_row)
+    return flat[first + np.arange(len(source))], source
 
 
 def _row_values(chunk: Chunk, rows: np.ndarray, files: np.ndarray, classes: np.ndarray,
@@ -228,30 +267,31 @@ def inspect_snapshot(snapshot: Snapshot, volume_name: str, plan: InspectionPlan,
 
 def _merge(records: dict[Components, _Accumulator], partial: ChunkPartial, sequence: int,
            type_count: int) -> None:
+    """Add one chunk's per-(record, gid) sums to the running totals (main thread)."""
+    paths = partial.paths
     sums = partial.sums
-    columns = [sums.column(name).to_pylist() for name in
-               ("class", "gid", "used_sum", "file_sum", "mtime_max", "dir_row_max")]
-    type_columns = [sums.column(f"type{index}_sum").to_pylist() for index in range(type_count)]
-    for position, (cls, gid, used, files, mtime, dir_row) in enumerate(zip(*columns)):
-        dir_class = partial.classes[cls]
-        types = [column[position] for column in type_columns]
-        for path in dir_class.records:
-            acc = records.get(path)
-            if acc is None:
-                acc = records[path] = _Accumulator(types=[0] * type_count)
-            acc.size += used
-            acc.files += files
-            acc.mtime = max(acc.mtime, mtime)
-            for index, value in enumerate(types):
-                acc.types[index] += value
-            if files:
-                acc.bytes_by_gid[gid] = acc.bytes_by_gid.get(gid, 0) + used
-        if dir_row != NO_ROW:
-            entry = ((sequence, dir_row), gid)
-            for path in dir_class.exact:
-                acc = records[path]
-                if acc.directory_entry is None or entry > acc.directory_entry:
-                    acc.directory_entry = entry
+    names = ["record", "gid", "used_sum_sum", "file_sum_sum", "mtime_max_max"]
+    names += [f"type{index}_sum_sum" for index in range(type_count)]
+    for record, gid, used, files, mtime, *types in zip(*(sums.column(n).to_pylist() for n in names)):
+        acc = records.get(paths[record])
+        if acc is None:
+            acc = records[paths[record]] = _Accumulator(types=[0] * type_count)
+        acc.size += used
+        acc.files += files
+        if mtime > acc.mtime:
+            acc.mtime = mtime
+        acc.types = [a + b for a, b in zip(acc.types, types)]
+        if files:
+            acc.bytes_by_gid[gid] = acc.bytes_by_gid.get(gid, 0) + used
+    entries = partial.directory_entries
+    if entries is None:
+        return
+    for record, gid, dir_row in zip(*(entries.column(n).to_pylist()
+                                      for n in ("record", "gid", "dir_row_max"))):
+        acc = records[paths[record]]
+        entry = ((sequence, dir_row), gid)
+        if acc.directory_entry is None or entry > acc.directory_entry:
+            acc.directory_entry = entry
 
 
 def _finish(volume_name: str, path: Components, acc: _Accumulator, snapshot_time: float,

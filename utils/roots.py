@@ -9,10 +9,9 @@ directory), and it counts toward that key and every ancestor prefix.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 from utils.b64paths import encoded_prefix
 
@@ -22,15 +21,45 @@ _GLOB_CHARS = re.compile(rb"[*?\[]")
 
 def split_path(path: bytes) -> Components:
     """Components of an absolute path (``/a/b`` -> ``(b"a", b"b")``)."""
-    return tuple(part for part in path.split(b"/") if part)
+    parts = path.split(b"/")
+    if b"" in parts[1:]:  # "//" or a trailing "/": not canonical, drop empty parts
+        return tuple(part for part in parts if part)
+    return tuple(parts[1:])
 
 
-def _component_matcher(pattern: bytes) -> Callable[[bytes], bool]:
-    """Equality for a literal component, an fnmatch-style glob otherwise."""
-    if not _GLOB_CHARS.search(pattern):
-        return pattern.__eq__
-    regex = re.compile(fnmatch.translate(pattern.decode("latin-1")).encode("latin-1"), re.DOTALL)
-    return lambda component: regex.match(component) is not None
+def _component_regex(pattern: bytes) -> bytes:
+    """A regex for one path component: fnmatch-style ``*``, ``?`` and ``[...]``, never ``/``."""
+    out: list[bytes] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index:index + 1]
+        if char == b"*":
+            out.append(b"[^/]*")
+        elif char == b"?":
+            out.append(b"[^/]")
+        elif char == b"[" and (end := _class_end(pattern, index)) > 0:
+            body = pattern[index + 1:end]
+            negate = body.startswith(b"!")
+            body = body[1:] if negate else body
+            body = body.replace(b"\\", b"\\\\").replace(b"[", b"\\[").replace(b"]", b"\\]")
+            if body.startswith(b"^"):
+                body = b"\\" + body
+            out.append(b"[" + (b"^/" if negate else b"") + body + b"]")
+            index = end
+        else:
+            out.append(re.escape(char))
+        index += 1
+    return b"".join(out)
+
+
+def _class_end(pattern: bytes, start: int) -> int:
+    """Index of the ``]`` closing the class opened at ``start``, or -1 (then ``[`` is literal)."""
+    first = start + 1
+    if pattern[first:first + 1] == b"!":
+        first += 1
+    if pattern[first:first + 1] == b"]":
+        first += 1
+    return pattern.find(b"]", first)
 
 
 @dataclass(frozen=True)
@@ -63,16 +92,21 @@ class RootMatcher:
     """Tells whether a path is the root or under it, and its relative components."""
 
     def __init__(self, components: Components) -> None:
-        self.matchers = [_component_matcher(part) for part in components]
+        self.depth = len(components)
+        body = b"".join(b"/" + _component_regex(part) for part in components)
+        self._regex = re.compile(body + rb"(?:/|\Z)", re.DOTALL)
+
+    def matches(self, path: bytes) -> bool:
+        """Whether ``path`` (absolute) is the root or lies under it."""
+        return self.depth > 0 and self._regex.match(path) is not None
 
     def relative(self, path: Components) -> Components | None:
         """``path`` relative to the root's parent, or None when not under the root."""
-        depth = len(self.matchers)
-        if depth == 0 or len(path) < depth:
+        if self.depth == 0 or len(path) < self.depth:
             return None
-        if all(match(part) for match, part in zip(self.matchers, path)):
-            return path[depth - 1:]
-        return None
+        if not self.matches(b"/" + b"/".join(path[: self.depth])):
+            return None
+        return path[self.depth - 1:]
 
 
 def record_key(directory: Components, depth: int) -> Components:
@@ -104,19 +138,31 @@ class DirClass:
 NOT_INSPECTED = DirClass((), ())
 
 
+_INTERNED: dict[tuple, DirClass] = {}
+
+
 def classify(directory: bytes, matchers: Sequence[RootMatcher], depth: int) -> DirClass:
-    """The DirClass of an absolute directory path."""
-    path = split_path(directory)
-    records: dict[Components, None] = {}
-    exact: dict[Components, None] = {}
+    """The DirClass of an absolute directory path (hot: called once per distinct directory)."""
+    found: tuple | None = None
+    path: Components | None = None
     for matcher in matchers:
-        relative = matcher.relative(path)
-        if relative is None:
+        if matcher.depth == 0 or matcher._regex.match(directory) is None:
             continue
+        if path is None:
+            path = split_path(directory)
+        relative = path[matcher.depth - 1:]
         key = record_key(relative, depth)
-        records.update(dict.fromkeys(with_ancestors(key)))
-        if key == relative:
-            exact[key] = None
-    if not records:
+        mine = (tuple(key[:length] for length in range(1, len(key) + 1)),
+                (key,) if key == relative else ())
+        found = mine if found is None else _union(found, mine)
+    if found is None:
         return NOT_INSPECTED
-    return DirClass(tuple(records), tuple(exact))
+    interned = _INTERNED.get(found)
+    if interned is None:
+        interned = _INTERNED.setdefault(found, DirClass(*found))
+    return interned
+
+
+def _union(first: tuple, second: tuple) -> tuple:
+    """Records and exact records of a directory under several roots, without repeats."""
+    return tuple(tuple(dict.fromkeys(a + b)) for a, b in zip(first, second))

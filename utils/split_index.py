@@ -45,8 +45,6 @@ def index_text(groups: Mapping[str, GroupCounts], settings: SplitterConfig, *, b
     rows = ["\t".join(INDEX_HEADER)]
     for label in order:
         counts = groups[label]
-        if counts.lines < 1:
-            continue  # no file was written for it
         rows.append(f"{label}\t{build_seconds(counts, settings)}\t{memory_bytes(counts, settings)}")
     return "\n".join(rows) + "\n"
 

@@ -123,7 +123,6 @@ class SplitPlan:
     labels: tuple[str, ...]  # output label (group name, or gid with by_gid) by output index
     output_of_gid: Mapping[int, int]  # gid -> output index; absent: the name is unusable
     unusable: Mapping[int, tuple[str, str]]  # gid -> (name, reason) for skipped names
-    by_gid: bool
     compress: Callable[[bytes], bytes]
     encoded_prefixes: tuple[str, ...] = field(init=False)
 
@@ -138,7 +137,8 @@ def make_plan(directory: DirectorySnapshot, settings: SplitterConfig, *, by_gid:
     humgen = sorted(gid for gid in directory.humgen if 0 <= gid < _GID_LIMIT)
     prefix_only = sorted(gid for gid in directory.posix
                          if gid not in directory.humgen and 0 <= gid < _GID_LIMIT)
-    labels: dict[str, int] = {}
+    labels: dict[str, int] = {}  # label -> output index
+    first_gid: dict[str, int] = {}
     output_of_gid: dict[int, int] = {}
     unusable: dict[int, tuple[str, str]] = {}
     for gid in humgen + prefix_only:
@@ -147,7 +147,13 @@ def make_plan(directory: DirectorySnapshot, settings: SplitterConfig, *, by_gid:
         if reason is not None:
             unusable[gid] = (label, reason)
             continue
-        output_of_gid[gid] = labels.setdefault(label, len(labels))
+        if label in labels:
+            log.warning("gids %d and %d are both named %r; their lines go to one file, %s",
+                        first_gid[label], gid, label, output_filename(label))
+        else:
+            labels[label] = len(labels)
+            first_gid[label] = gid
+        output_of_gid[gid] = labels[label]
     return SplitPlan(
         humgen_gids=np.array(humgen, dtype=np.uint64),
         prefix_gids=np.array(prefix_only, dtype=np.uint64),
@@ -155,7 +161,6 @@ def make_plan(directory: DirectorySnapshot, settings: SplitterConfig, *, by_gid:
         labels=tuple(labels),
         output_of_gid=output_of_gid,
         unusable=unusable,
-        by_gid=by_gid,
         compress=member_compressor(settings.compress_level),
     )
 
@@ -251,9 +256,9 @@ class MemberFiles:
     (and reopened if needed later).  :meth:`close` fsyncs and closes the rest.
     """
 
-    def __init__(self, directory: str, max_open: int = MAX_OPEN_FILES) -> None:
+    def __init__(self, directory: str, max_open: int | None = None) -> None:
         self.directory = directory
-        self.max_open = max_open
+        self.max_open = max(1, max_open or MAX_OPEN_FILES)
         self._open: collections.OrderedDict[str, BinaryIO] = collections.OrderedDict()
 
     def append(self, filename: str, data: bytes) -> None:
@@ -356,8 +361,8 @@ def _split_one(snapshot: Snapshot, plan: SplitPlan, files: MemberFiles, result: 
     result.lines_read += stats.lines
     result.lines_kept += kept
     if undecodable:
-        log.warning("%s: %d lines of named groups had a path that is not valid base64; "
-                    "they were not tested against the special prefixes", snapshot.path, undecodable)
+        log.warning("%s: %d lines of named non-humgen groups have a path field that starts like a "
+                    "special prefix but is not valid base64; not kept", snapshot.path, undecodable)
     log.info("volume %d (%s): kept %s of %s lines", snapshot.volume, snapshot.path, f"{kept:,}",
              f"{stats.lines:,}")
 
