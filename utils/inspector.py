@@ -3,15 +3,18 @@
 Per chunk, with Arrow/NumPy: keep files and directories whose base64 path
 can lie under a root, decode those paths, take each entry's directory (the
 entry for ``d``, its parent for ``f``) and classify every *distinct*
-directory once in Python (which records it counts toward).  Rows are then
-summed per (directory class, gid) by Arrow; the main thread only merges those
-small partial tables into per-record accumulators.
+directory once (which records it counts toward, cached for the whole file).
+Rows are summed per (directory class, gid), spread over each class's records
+and summed again per (record, gid) — all in Arrow, off the GIL as much as
+possible.  The main thread only collects those small tables and compacts
+them now and then; Python objects per record appear once, at the end.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -24,7 +27,7 @@ from utils.errors import ConfigError
 from utils.ldap import DirectorySnapshot
 from utils.mpistat import Chunk, ReadStats, Snapshot, map_chunks
 from utils.report_rows import days_since
-from utils.roots import NOT_INSPECTED, Components, DirClass, InspectRoot, classify
+from utils.roots import NOT_INSPECTED, Components, InspectRoot, classify
 
 log = logging.getLogger(__name__)
 
@@ -32,33 +35,151 @@ NO_MTIME = -1
 NO_ROW = -1
 _FILE = b"f"
 _DIRECTORY = b"d"
+_COMPACT_EVERY = 32  # partial tables collected before they are summed together
+
+
+@dataclass(frozen=True, eq=False)
+class RecordSet:
+    """The records (global ids) an entry in some directory counts toward.
+
+    ``exact`` are the records whose path is that directory itself: a
+    directory entry there sets the record's group.
+    """
+
+    records: tuple[int, ...]
+    exact: tuple[int, ...]
+
+
+class RecordRegistry:
+    """Global ids of record paths (``b"projects/p1/sub"``), shared by the chunk threads."""
+
+    def __init__(self) -> None:
+        self.paths: list[bytes] = []
+        self._ids: dict[bytes, int] = {}
+        self._lineages: dict[bytes, tuple[int, ...]] = {}
+        self._lock = threading.Lock()
+
+    def lineage(self, key: bytes) -> tuple[int, ...]:
+        """Ids of the key's ancestors and of the key itself, outermost first."""
+        found = self._lineages.get(key)
+        if found is None:
+            cut = key.rfind(b"/")
+            found = (self.lineage(key[:cut]) if cut > 0 else ()) + (self.record_id(key),)
+            self._lineages[key] = found
+        return found
+
+    def record_id(self, key: bytes) -> int:
+        with self._lock:
+            found = self._ids.get(key)
+            if found is None:
+                found = self._ids[key] = len(self.paths)
+                self.paths.append(key)
+            return found
 
 
 @dataclass
 class InspectionPlan:
-    """What to inspect on one volume and how (shared by the chunk workers)."""
+    """What to inspect on one volume and how; shared by the chunk threads."""
 
     roots: tuple[InspectRoot, ...]
     depth: int
     filetypes: Mapping[str, str]  # name -> regex on the file name, first match wins
     snapshot_time: float
-    _classes: dict[bytes, DirClass] = field(default_factory=dict, repr=False)
+    registry: RecordRegistry = field(default_factory=RecordRegistry, repr=False)
 
     def __post_init__(self) -> None:
+        check_filetype_patterns(self.filetypes)
         self._matchers = [root.matcher() for root in self.roots]
         prefixes = {root.encoded_prefix for root in self.roots}
         # base64 prefixes that every inspected path starts with (none: no filter)
         self.path_prefixes = () if b"" in prefixes else tuple(sorted(prefixes))
         self.mtime_threshold = np.uint64(math.floor(self.snapshot_time))
-        check_filetype_patterns(self.filetypes)
+        self.any_filetype = "|".join(f"(?:{pattern})" for pattern in self.filetypes.values())
+        self._key_sets: dict[tuple[bytes, bool], RecordSet] = {}
 
-    def classify(self, directory: bytes) -> DirClass:
-        """The records a directory's entries count toward (cached)."""
-        cached = self._classes.get(directory)
+    def record_sets(self, directories: pa.Array) -> tuple[list[RecordSet], np.ndarray]:
+        """The distinct RecordSets of these (distinct) directories, and each one's index.
+
+        The index is -1 where nothing is inspected.  Keys are cut out of the
+        paths by Arrow list kernels, one root at a time; only distinct keys
+        (and the rare directory under several roots, or with a non-canonical
+        path) are handled in Python.
+        """
+        sets: list[RecordSet] = []
+        positions: dict[int, int] = {}  # id(RecordSet) -> index in sets
+
+        def position(record_set: RecordSet) -> int:
+            found = positions.get(id(record_set))
+            if found is None:
+                found = positions[id(record_set)] = len(sets)
+                sets.append(record_set)
+            return found
+
+        index = np.full(len(directories), -1, dtype=np.int64)
+        claimed = np.zeros(len(directories), dtype=np.int64)
+        matches = []
+        for matcher in self._matchers:
+            mask = pc.match_substring_regex(directories, matcher.pattern)
+            matches.append(mask.to_numpy(zero_copy_only=False))
+            claimed += matches[-1]
+        odd = claimed > 1
+        odd |= (pc.match_substring(directories, "//").to_numpy(zero_copy_only=False)
+                | pc.ends_with(directories, "/").to_numpy(zero_copy_only=False)) & (claimed > 0)
+        for matcher, mask in zip(self._matchers, matches):
+            rows = np.flatnonzero(mask & ~odd)
+            if len(rows):
+                keys, exact = self._keys_for(directories.take(rows), matcher.depth)
+                codes, first, inverse = np.unique(keys.indices.to_numpy() * 2 + exact,
+                                                  return_index=True, return_inverse=True)
+                distinct = keys.dictionary.to_pylist()
+                found = [position(self._key_set(distinct[code // 2], bool(code % 2)))
+                         for code in codes.tolist()]
+                index[rows] = np.asarray(found, dtype=np.int64)[inverse]
+        for row in np.flatnonzero(odd).tolist():
+            record_set = self._classified_set(directories[row].as_py())
+            if record_set is not None:
+                index[row] = position(record_set)
+        return sets, index
+
+    def _keys_for(self, directories: pa.Array, root_depth: int) -> tuple[pa.DictionaryArray,
+                                                                          np.ndarray]:
+        """Record keys (dictionary-encoded) of canonical directories under one root, and
+        whether each directory is its key (root_depth: the root's component count)."""
+        depth = self.depth
+        # Full components up to the key and c2 (for the users rule), then the rest unsplit.
+        parts = pc.split_pattern(directories, pattern="/",
+                                 max_splits=root_depth + max(depth, 1) + 2)
+        relative_length = pc.list_value_length(parts).to_numpy() - root_depth
+        users = np.zeros(len(directories), dtype=bool)
+        long_enough = np.flatnonzero(relative_length > 2)
+        if len(long_enough):
+            third = pc.list_element(parts.take(long_enough), root_depth + 2)
+            users[long_enough] = pc.equal(pc.ascii_lower(third.view(pa.string())),
+                                          "users").to_numpy(zero_copy_only=False)
+        slash = pa.scalar(b"/", pa.binary())
+        narrow = pc.binary_join(pc.list_slice(parts, root_depth, root_depth + depth + 1), slash)
+        wide = pc.binary_join(pc.list_slice(parts, root_depth, root_depth + depth + 2), slash)
+        keys = pc.dictionary_encode(pc.if_else(pa.array(users), wide, narrow))
+        exact = relative_length <= np.where(users, depth + 2, depth + 1)
+        return keys, exact
+
+    def _key_set(self, key: bytes, exact: bool) -> RecordSet:
+        """The RecordSet of a key (and its ancestors); ``exact`` when the directory is the key."""
+        cached = self._key_sets.get((key, exact))
         if cached is None:
-            cached = classify(directory, self._matchers, self.depth)
-            self._classes[directory] = cached
+            lineage = self.registry.lineage(key)
+            cached = RecordSet(lineage, lineage[-1:] if exact else ())
+            self._key_sets[(key, exact)] = cached
         return cached
+
+    def _classified_set(self, directory: bytes) -> RecordSet | None:
+        """The slow, general path (several roots, odd paths): :func:`utils.roots.classify`."""
+        found = classify(directory, self._matchers, self.depth)
+        if found is NOT_INSPECTED:
+            return None
+        ids = [tuple(self.registry.record_id(b"/".join(path)) for path in paths)
+               for paths in (found.records, found.exact)]
+        return RecordSet(*ids)
 
 
 def check_filetype_patterns(filetypes: Mapping[str, str]) -> None:
@@ -72,102 +193,108 @@ def check_filetype_patterns(filetypes: Mapping[str, str]) -> None:
                               f"supported (RE2 syntax): {exc}") from None
 
 
+def _sum_columns(type_count: int) -> list[str]:
+    return ["used", "files"] + [f"type{index}" for index in range(type_count)]
+
+
 @dataclass
 class ChunkPartial:
-    """One chunk's sums per (record, gid); ``record`` indexes ``paths``."""
+    """One chunk's sums per (record, gid), and its directory entries at records."""
 
-    paths: list[Components]
-    sums: pa.Table | None  # record, gid, used_sum, file_sum, mtime_max, type<i>_sum
-    directory_entries: pa.Table | None  # record, gid, dir_row_max: directory entries at a record
+    sums: pa.Table | None  # record, gid, used, files, type<i> (sums), mtime (max)
+    entries: pa.Table | None  # record, gid, dir_row (max row of a directory entry there)
     undecodable: int
 
 
 def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
-    """Sum one chunk's inspected files and directories per (class, gid)."""
-    kind = chunk.type
-    is_file = pc.equal(kind, _FILE)
-    wanted = pc.or_(is_file, pc.equal(kind, _DIRECTORY))
+    """Sum one chunk's inspected files and directories per (record, gid)."""
+    is_file = pc.equal(chunk.type, _FILE)
+    wanted = pc.or_(is_file, pc.equal(chunk.type, _DIRECTORY))
     if plan.path_prefixes:
-        under = [pc.starts_with(chunk.path, prefix.decode()) for prefix in plan.path_prefixes]
-        for each in under:
-            wanted = pc.and_(wanted, each) if len(under) == 1 else wanted
-        if len(under) > 1:
-            any_under = under[0]
-            for each in under[1:]:
-                any_under = pc.or_(any_under, each)
-            wanted = pc.and_(wanted, any_under)
-    rows = np.flatnonzero(wanted.to_numpy(zero_copy_only=False))
-    if not len(rows):
-        return ChunkPartial([], None, None, 0)
-    decoded, valid = decode_paths(chunk.path.take(rows))
-    undecodable = int(len(valid) - valid.sum())
-    absolute = pc.starts_with(decoded, "/").to_numpy(zero_copy_only=False) & valid
-    if not absolute.all():
-        keep = np.flatnonzero(absolute)
-        rows, decoded = rows[keep], decoded.take(keep)
-    files = is_file.take(rows)
+        under = pc.starts_with(chunk.path, plan.path_prefixes[0].decode())
+        for prefix in plan.path_prefixes[1:]:
+            under = pc.or_(under, pc.starts_with(chunk.path, prefix.decode()))
+        wanted = pc.and_(wanted, under)
+    wanted_rows = wanted.to_numpy(zero_copy_only=False)
+    count = int(wanted_rows.sum())
+    if not count:
+        return ChunkPartial(None, None, 0)
+    if count * 2 > len(chunk):  # decoding everything is cheaper than copying most paths out
+        rows = np.arange(len(chunk))
+        decoded, valid = decode_paths(chunk.path)
+    else:
+        rows = np.flatnonzero(wanted_rows)
+        decoded, valid = decode_paths(chunk.path.take(rows))
+    keep = wanted_rows[rows]
+    undecodable = int((keep & ~valid).sum())
+    keep &= valid
+    absolute = pc.starts_with(decoded, "/").to_numpy(zero_copy_only=False)
+    if not absolute.all():  # only absolute paths have a parent to split off
+        rows, decoded, keep = rows[absolute], decoded.filter(pa.array(absolute)), keep[absolute]
+    files = is_file.to_numpy(zero_copy_only=False)[rows]
     parts = pc.split_pattern(decoded, pattern="/", max_splits=1, reverse=True)
-    directories = pc.if_else(files, pc.list_element(parts, 0), decoded)
-    encoded = pc.dictionary_encode(directories)
-    found = [plan.classify(directory) for directory in encoded.dictionary.to_pylist()]
-    local_ids: dict[DirClass, int] = {}
-    class_of_directory = np.array(
-        [-1 if c is NOT_INSPECTED else local_ids.setdefault(c, len(local_ids)) for c in found],
-        dtype=np.int64)
-    class_of_row = class_of_directory[encoded.indices.to_numpy()]
+    directories = pc.dictionary_encode(
+        pc.if_else(pa.array(files), pc.list_element(parts, 0), decoded))
+    classes, class_of_directory = plan.record_sets(directories.dictionary)
+    class_of_row = np.where(keep, class_of_directory[directories.indices.to_numpy()], -1)
     inspected = np.flatnonzero(class_of_row >= 0)
     if not len(inspected):
-        return ChunkPartial([], None, None, undecodable)
-    rows = rows[inspected]
-    files_np = files.to_numpy(zero_copy_only=False)[inspected]
-    basenames = pc.list_element(parts, 1).take(inspected)
-    table = _row_values(chunk, rows, files_np, class_of_row[inspected], basenames, plan)
-    type_sums = [(f"type{index}", "sum") for index in range(len(plan.filetypes))]
-    by_class = table.group_by(["class", "gid"]).aggregate(
-        [("used", "sum"), ("file", "sum"), ("mtime", "max"), ("dir_row", "max")] + type_sums)
-    return _per_record(by_class, list(local_ids), len(plan.filetypes), undecodable)
+        return ChunkPartial(None, None, undecodable)
+    filetype = filetype_of_names(pc.list_element(parts, 1).take(inspected), plan)
+    table = _row_values(chunk, rows[inspected], files[inspected], class_of_row[inspected],
+                        filetype, plan)
+    sums = _sum_columns(len(plan.filetypes))
+    by_class = _regroup(table, ["class", "gid"], sums + ["dir_row"],
+                        [(name, "sum") for name in sums] + [("mtime", "max"), ("dir_row", "max")])
+    return ChunkPartial(_spread_sums(by_class, classes, sums), _spread_entries(by_class, classes),
+                        undecodable)
 
 
-def _per_record(by_class: pa.Table, classes: list[DirClass], type_count: int,
-                undecodable: int) -> ChunkPartial:
-    """Spread per-class sums over each class's records and re-sum per (record, gid)."""
-    paths: dict[Components, int] = {}
-    records = [[paths.setdefault(p, len(paths)) for p in c.records] for c in classes]
-    exact = [[paths.setdefault(p, len(paths)) for p in c.exact] for c in classes]
-    class_ids = by_class.column("class").to_numpy()
-    record_ids, source = _spread(class_ids, records)
-    columns = {"record": record_ids}
-    for name in ["gid", "used_sum", "file_sum", "mtime_max"] + [f"type{i}_sum" for i in range(type_count)]:
+def _regroup(table: pa.Table, keys: list[str], carried: list[str],
+             aggregations: list[tuple[str, str]]) -> pa.Table:
+    """group_by + aggregate, with the result columns named like the inputs."""
+    grouped = table.group_by(keys).aggregate(aggregations)
+    return grouped.rename_columns([name if name in keys else name.rsplit("_", 1)[0]
+                                   for name in grouped.column_names])
+
+
+def _spread_sums(by_class: pa.Table, classes: list[RecordSet], sums: list[str]) -> pa.Table:
+    """Per-class sums counted toward every record of the class, re-summed per (record, gid)."""
+    record, source = _spread(by_class.column("class").to_numpy(), [c.records for c in classes])
+    columns = {"record": record}
+    for name in ["gid", "mtime"] + sums:
         columns[name] = by_class.column(name).to_numpy()[source]
-    sums = pa.table(columns).group_by(["record", "gid"]).aggregate(
-        [("used_sum", "sum"), ("file_sum", "sum"), ("mtime_max", "max")]
-        + [(f"type{i}_sum", "sum") for i in range(type_count)])
-    dir_rows = by_class.column("dir_row_max").to_numpy()
+    return _regroup(pa.table(columns), ["record", "gid"], sums,
+                    [(name, "sum") for name in sums] + [("mtime", "max")])
+
+
+def _spread_entries(by_class: pa.Table, classes: list[RecordSet]) -> pa.Table | None:
+    """Directory entries that sit exactly at a record: (record, gid, newest row)."""
+    dir_rows = by_class.column("dir_row").to_numpy()
     with_entry = np.flatnonzero(dir_rows != NO_ROW)
-    entries = None
-    if len(with_entry):
-        exact_records, source = _spread(class_ids[with_entry], exact)
-        source = with_entry[source]
-        entries = pa.table({"record": exact_records,
-                            "gid": by_class.column("gid").to_numpy()[source],
-                            "dir_row": dir_rows[source]}).group_by(["record", "gid"]).aggregate(
-            [("dir_row", "max")])
-    return ChunkPartial(list(paths), sums, entries, undecodable)
+    if not len(with_entry):
+        return None
+    class_ids = by_class.column("class").to_numpy()[with_entry]
+    record, source = _spread(class_ids, [c.exact for c in classes])
+    source = with_entry[source]
+    table = pa.table({"record": record, "gid": by_class.column("gid").to_numpy()[source],
+                      "dir_row": dir_rows[source]})
+    return _regroup(table, ["record", "gid"], [], [("dir_row", "max")])
 
 
-def _spread(class_ids: np.ndarray, members: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """For rows of classes, (member id, source row) pairs: each row once per member."""
+def _spread(class_ids: np.ndarray, members: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row once per member of its class: (member ids, source row indexes)."""
     counts = np.array([len(m) for m in members], dtype=np.int64)
     flat = np.array([i for m in members for i in m], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
+    starts = np.cumsum(counts) - counts
     per_row = counts[class_ids]
     source = np.repeat(np.arange(len(class_ids)), per_row)
-    first = np.repeat(starts[class_ids] - (np.cumsum(per_row) - per_row), per_row)
-    return flat[first + np.arange(len(source))], source
+    position = np.arange(len(source)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    return flat[starts[class_ids][source] + position], source
 
 
 def _row_values(chunk: Chunk, rows: np.ndarray, files: np.ndarray, classes: np.ndarray,
-                basenames: pa.Array, plan: InspectionPlan) -> pa.Table:
+                filetype: np.ndarray, plan: InspectionPlan) -> pa.Table:
     """The per-row numbers that get summed."""
     nlink = chunk.nlink[rows]
     counted = files & (nlink > 0)
@@ -178,33 +305,62 @@ def _row_values(chunk: Chunk, rows: np.ndarray, files: np.ndarray, classes: np.n
         "class": classes,
         "gid": chunk.gid[rows],
         "used": used,
-        "file": files.astype(np.int64),
+        "files": files.astype(np.int64),
         "mtime": np.where(mtime <= plan.mtime_threshold, mtime.astype(np.int64), NO_MTIME),
         "dir_row": np.where(files, NO_ROW, rows.astype(np.int64)),
     }
-    for index, typed in enumerate(_first_filetype(basenames, files, plan.filetypes)):
-        columns[f"type{index}"] = np.where(typed, used, np.uint64(0))
+    for index in range(len(plan.filetypes)):
+        columns[f"type{index}"] = np.where(files & (filetype == index), used, np.uint64(0))
     return pa.table(columns)
 
 
-def _first_filetype(names: pa.Array, files: np.ndarray,
-                    filetypes: Mapping[str, str]) -> list[np.ndarray]:
-    """Per file type, which rows are files whose name it matches first."""
-    taken = ~files
-    masks = []
-    for pattern in filetypes.values():
-        matched = pc.match_substring_regex(names, pattern, ignore_case=True)
-        mask = matched.to_numpy(zero_copy_only=False) & ~taken
-        taken |= mask
-        masks.append(mask)
-    return masks
+def filetype_of_names(names: pa.Array, plan: InspectionPlan) -> np.ndarray:
+    """Index of the first file type each name matches (-1: none).
+
+    The regexes run once per distinct name (names repeat a lot: samples,
+    pipelines' fixed outputs); a combined regex first picks the names that
+    match any type, which are then tested type by type.
+    """
+    encoded = pc.dictionary_encode(names)
+    distinct = encoded.dictionary
+    found = np.full(len(distinct), -1, dtype=np.int64)
+    if plan.filetypes:
+        remaining = np.flatnonzero(pc.match_substring_regex(
+            distinct, plan.any_filetype, ignore_case=True).to_numpy(zero_copy_only=False))
+        for index, pattern in enumerate(plan.filetypes.values()):
+            if not len(remaining):
+                break
+            matched = pc.match_substring_regex(distinct.take(remaining), pattern,
+                                               ignore_case=True).to_numpy(zero_copy_only=False)
+            found[remaining[matched]] = index
+            remaining = remaining[~matched]
+    return found[encoded.indices.to_numpy()]
 
 
 # ----------------------------------------------------------------- records
 
+class _Totals:
+    """Per (record, gid) sums over the chunks seen so far, kept as Arrow tables."""
+
+    def __init__(self, type_count: int) -> None:
+        self.sums = _sum_columns(type_count)
+        self.tables: list[pa.Table] = []
+
+    def add(self, table: pa.Table) -> None:
+        self.tables.append(table)
+        if len(self.tables) >= _COMPACT_EVERY:
+            self.tables = [self.combined()]
+
+    def combined(self) -> pa.Table | None:
+        if not self.tables:
+            return None
+        return _regroup(pa.concat_tables(self.tables), ["record", "gid"], self.sums,
+                        [(name, "sum") for name in self.sums] + [("mtime", "max")])
+
+
 @dataclass
 class _Accumulator:
-    """Running totals of one record."""
+    """One record's totals."""
 
     size: int = 0
     files: int = 0
@@ -247,51 +403,53 @@ def inspect_snapshot(snapshot: Snapshot, volume_name: str, plan: InspectionPlan,
                      directory: DirectorySnapshot,
                      stats: ReadStats | None = None) -> list[DirectoryRecord]:
     """Every record under the plan's roots on one volume, ordered by key."""
-    records: dict[Components, _Accumulator] = {}
     type_count = len(plan.filetypes)
+    totals = _Totals(type_count)
+    entries: list[tuple[int, pa.Table]] = []
     undecodable = 0
-    label = f"inspecting volume {snapshot.volume}"
     partials = map_chunks(snapshot.path, lambda chunk: inspect_chunk(chunk, plan),
-                          label=label, stats=stats)
+                          label=f"inspecting volume {snapshot.volume}", stats=stats)
     for sequence, partial in enumerate(partials):
         undecodable += partial.undecodable
         if partial.sums is not None:
-            _merge(records, partial, sequence, type_count)
+            totals.add(partial.sums)
+        if partial.entries is not None:
+            entries.append((sequence, partial.entries))
     if undecodable:
-        log.warning(
-            "skipped %d lines whose path is not valid base64 in %s", undecodable, snapshot.path)
-    finished = [_finish(volume_name, path, acc, snapshot.time, directory)
-                for path, acc in records.items()]
+        log.warning("skipped %d lines whose path is not valid base64 in %s", undecodable,
+                    snapshot.path)
+    records = _accumulate(totals.combined(), entries, type_count)
+    paths = plan.registry.paths
+    finished = [_finish(volume_name, tuple(paths[record].split(b"/")), acc, snapshot.time,
+                        directory) for record, acc in records.items()]
     return sorted(finished, key=lambda record: record.key)
 
 
-def _merge(records: dict[Components, _Accumulator], partial: ChunkPartial, sequence: int,
-           type_count: int) -> None:
-    """Add one chunk's per-(record, gid) sums to the running totals (main thread)."""
-    paths = partial.paths
-    sums = partial.sums
-    names = ["record", "gid", "used_sum_sum", "file_sum_sum", "mtime_max_max"]
-    names += [f"type{index}_sum_sum" for index in range(type_count)]
+def _accumulate(sums: pa.Table | None, entries: list[tuple[int, pa.Table]],
+                type_count: int) -> dict[int, _Accumulator]:
+    """Python totals per record from the final (record, gid) table."""
+    records: dict[int, _Accumulator] = {}
+    if sums is None:
+        return records
+    names = ["record", "gid", "used", "files", "mtime"] + [f"type{i}" for i in range(type_count)]
     for record, gid, used, files, mtime, *types in zip(*(sums.column(n).to_pylist() for n in names)):
-        acc = records.get(paths[record])
+        acc = records.get(record)
         if acc is None:
-            acc = records[paths[record]] = _Accumulator(types=[0] * type_count)
+            acc = records[record] = _Accumulator(types=[0] * type_count)
         acc.size += used
         acc.files += files
-        if mtime > acc.mtime:
-            acc.mtime = mtime
+        acc.mtime = max(acc.mtime, mtime)
         acc.types = [a + b for a, b in zip(acc.types, types)]
         if files:
-            acc.bytes_by_gid[gid] = acc.bytes_by_gid.get(gid, 0) + used
-    entries = partial.directory_entries
-    if entries is None:
-        return
-    for record, gid, dir_row in zip(*(entries.column(n).to_pylist()
-                                      for n in ("record", "gid", "dir_row_max"))):
-        acc = records[paths[record]]
-        entry = ((sequence, dir_row), gid)
-        if acc.directory_entry is None or entry > acc.directory_entry:
-            acc.directory_entry = entry
+            acc.bytes_by_gid[gid] = used
+    for sequence, table in entries:
+        for record, gid, dir_row in zip(*(table.column(n).to_pylist()
+                                          for n in ("record", "gid", "dir_row"))):
+            acc = records[record]
+            entry = ((sequence, dir_row), gid)
+            if acc.directory_entry is None or entry > acc.directory_entry:
+                acc.directory_entry = entry
+    return records
 
 
 def _finish(volume_name: str, path: Components, acc: _Accumulator, snapshot_time: float,

@@ -94,6 +94,9 @@ class RootMatcher:
     def __init__(self, components: Components) -> None:
         self.depth = len(components)
         body = b"".join(b"/" + _component_regex(part) for part in components)
+        # The same pattern for RE2 (Arrow, Latin-1 on binary data): bytes >= 0x80 as \xHH.
+        self.pattern = "".join(chr(byte) if byte < 0x80 else f"\\x{byte:02x}"
+                               for byte in b"^" + body + b"(?:/|$)")
         self._regex = re.compile(body + rb"(?:/|\Z)", re.DOTALL)
 
     def matches(self, path: bytes) -> bool:
