@@ -41,7 +41,8 @@ class SyntheticOptions:
     other_gids: tuple[int, ...] = (2001, 2002, 99999)  # non-humgen and unknown gids
     uids: tuple[int, ...] = (501, 502, 503, 504)
     users: tuple[str, ...] = ("ab1", "cd2", "ef3", "gh4")
-    projects_per_mdt: int = 3
+    projects: int = 12  # under humgen/projects
+    projects_per_mdt: int = 3  # under each realdata/mdtN/projects
     malformed_fraction: float = 0.0  # lines that are not well-formed (skipped by every pass)
     bad_base64_fraction: float = 0.0  # well-formed lines whose path is not valid base64
     unusual_fraction: float = 0.0  # well-formed lines with space separators or CRLF endings
@@ -113,42 +114,70 @@ def format_line(path: bytes, size: int, uid: int, gid: int, atime: int, mtime: i
 # ---------------------------------------------------------------- the tree
 
 def _entries(state: _State) -> Iterator[_Entry]:
-    """An endless walk over a plausible volume, cycling through areas."""
+    """An endless walk over a plausible volume.
+
+    A fixed set of projects (under ``humgen/projects`` and
+    ``realdata/mdtN/projects``) and team areas exists from the start; every
+    round adds a new batch of directories and files to each of them, and new
+    home directories under ``users/`` — so more lines mean fuller projects,
+    not more of them, as on a real volume.
+    """
     rng = state.rng
     opts = state.options
     yield _dir(state, b"", opts.other_gids[0])
     for top in (b"/humgen", b"/humgen/projects", b"/humgen/teams", b"/users", b"/realdata"):
         yield _dir(state, top, opts.other_gids[0])
+    for mdt in range(2):
+        yield _dir(state, b"/realdata/mdt%d" % mdt, opts.other_gids[0])
+        yield _dir(state, b"/realdata/mdt%d/projects" % mdt, opts.other_gids[0])
+    gids = opts.project_gids
+    projects = [(b"/humgen/projects/project%03d" % index, gids[index % len(gids)])
+                for index in range(opts.projects)]
+    projects += [(b"/realdata/mdt%d/projects/p%d" % (mdt, index), gids[index % len(gids)])
+                 for mdt in range(2) for index in range(opts.projects_per_mdt)]
+    teams = [(b"/humgen/teams/team%d" % index, gid) for index, gid in enumerate(gids)]
     round_number = 0
     while True:
-        for index in range(len(opts.project_gids)):
-            gid = opts.project_gids[index]
-            name = f"project{round_number:03d}-{index}".encode()
-            yield from _project(state, b"/humgen/projects/" + name, gid)
-            if rng.random() < 0.5:
-                yield from _home(state, rng.choice(opts.users).encode() + str(round_number).encode())
+        for index, (rel, gid) in enumerate(projects):
+            if round_number == 0:
+                yield from _project_skeleton(state, rel, gid)
+            yield from _project_batch(state, rel, gid, round_number)
+            if rng.random() < 0.2:
+                user = rng.choice(opts.users).encode() + b"-%d-%d" % (round_number, index)
+                yield from _home(state, user)
+        for rel, gid in teams:
+            if round_number == 0:
+                yield _dir(state, rel, gid)
             if rng.random() < 0.3:
-                yield from _subtree(state, b"/humgen/teams/team" + str(index).encode(), gid, 2, 20)
-        for mdt in range(2):
-            base = b"/realdata/mdt%d" % mdt
-            yield _dir(state, base, opts.other_gids[0])
-            yield _dir(state, base + b"/projects", opts.other_gids[0])
-            for index in range(opts.projects_per_mdt):
-                gid = opts.project_gids[index % len(opts.project_gids)]
-                yield from _project(state, base + b"/projects/p%d" % index, gid)
+                yield from _subtree(state, rel + b"/batch%d" % round_number, gid, 2, 20)
         round_number += 1
 
 
-def _project(state: _State, rel: bytes, gid: int) -> Iterator[_Entry]:
-    rng = state.rng
+SUBDIRECTORIES = 4
+
+
+def _project_skeleton(state: _State, rel: bytes, gid: int) -> Iterator[_Entry]:
+    """A project's own directory, its sub-directories and users/ area, and a README."""
     yield _dir(state, rel, gid)
-    for sub in range(rng.randint(1, 4)):
-        yield from _subtree(state, rel + b"/sub%d" % sub, gid, rng.randint(1, 3), rng.randint(3, 40))
-    if rng.random() < 0.6:
-        yield _dir(state, rel + b"/users", gid)
-        for user in rng.sample(state.options.users, 2):
-            yield from _subtree(state, rel + b"/users/" + user.encode(), gid, 2, rng.randint(2, 15))
+    for sub in range(SUBDIRECTORIES):
+        yield _dir(state, rel + b"/sub%d" % sub, gid)
+    yield _dir(state, rel + b"/users", gid)
+    for user in state.options.users:
+        yield _dir(state, rel + b"/users/" + user.encode(), gid)
     yield _file(state, rel + b"/README.txt", gid)
+
+
+def _project_batch(state: _State, rel: bytes, gid: int, round_number: int) -> Iterator[_Entry]:
+    """One round's new data in a project: a batch directory tree in a sub-directory,
+    sometimes one in a user's area."""
+    rng = state.rng
+    sub = rng.randrange(SUBDIRECTORIES)
+    batch = rel + b"/sub%d/batch%d" % (sub, round_number)
+    yield from _subtree(state, batch, gid, rng.randint(1, 3), rng.randint(3, 40))
+    if rng.random() < 0.4:
+        user = rng.choice(state.options.users).encode()
+        yield from _subtree(state, rel + b"/users/" + user + b"/batch%d" % round_number, gid, 2,
+                            rng.randint(2, 15))
 
 
 def _home(state: _State, user: bytes) -> Iterator[_Entry]:
@@ -182,7 +211,7 @@ def _object(state: _State, parent: bytes, gid: int, number: int) -> Iterator[_En
     if odd and rng.random() < 0.003:
         name = rng.choice(ODD_NAMES)
     else:
-        name = b"sample%d.%s" % (rng.randint(0, 999), rng.choice(FILE_EXTENSIONS).encode())
+        name = b"s%d-sample%d.%s" % (number, rng.randint(0, 999), rng.choice(FILE_EXTENSIONS).encode())
     if odd and rng.random() < 0.05:
         gid = rng.choice(state.options.other_gids)
     entry = _file(state, parent + b"/" + name, gid)

@@ -1,0 +1,98 @@
+"""One benchmark pass in a fresh process: ``python bench/passes.py PASS FILE [OUT]``.
+
+Runs the pass over the snapshot FILE and prints one JSON line: lines read,
+best wall time of the repetitions, and the process's peak RSS.  Each pass is
+the production code path (the same functions report.py, project_inspector.py
+and group_splitter.py call).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from typing import Callable
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from utils.compression import open_gzip_reader  # noqa: E402
+from utils.config import DEFAULT_FILETYPES, DEFAULT_SPECIAL_PREFIXES, SplitterConfig  # noqa: E402
+from utils.inspector import inspect_snapshot, plan_for_roots  # noqa: E402
+from utils.ldap import DirectorySnapshot  # noqa: E402
+from utils.mpistat import Snapshot  # noqa: E402
+from utils.splitter import make_plan, split_snapshots  # noqa: E402
+from utils.usage import aggregate_usage  # noqa: E402
+
+MOUNT = "/lustre/scratch118"
+ROOTS = (f"{MOUNT}/humgen/projects", f"{MOUNT}/realdata/mdt[0-9]/projects")
+# The groups utils.synthetic uses by default (as in demo/directory.ldif).
+DIRECTORY = DirectorySnapshot(
+    humgen={1001: "genomics-a", 1002: "genomics-b", 1003: "cohort-c", 1004: "cohort-d",
+            1005: "shared-e"},
+    pis={1001: "Byron", 1002: "Franklin", 1003: "Mendel", 1004: "Franklin"},
+    posix={1001: "genomics-a", 1002: "genomics-b", 1003: "cohort-c", 1004: "cohort-d",
+           1005: "shared-e", 2001: "hgi", 2002: "users"},
+)
+READ_SIZE = 8 * 1024 * 1024
+
+
+def decompress(path: str, fast: bool) -> int:
+    """Bytes of decompressed text (the ceiling every pass is compared with)."""
+    total = 0
+    with open_gzip_reader(path, fast=fast) as stream:
+        while chunk := stream.read(READ_SIZE):
+            total += len(chunk)
+    return total
+
+
+def snapshot_of(path: str) -> Snapshot:
+    return Snapshot(path, 118, dt.date.today(), os.stat(path).st_mtime)
+
+
+def report_pass(path: str) -> None:
+    aggregate_usage(snapshot_of(path))
+
+
+def inspector_pass(path: str) -> None:
+    snapshot = snapshot_of(path)
+    plan = plan_for_roots(ROOTS, 2, DEFAULT_FILETYPES, snapshot.time)
+    inspect_snapshot(snapshot, "scratch118", plan, DIRECTORY)
+
+
+def splitter_pass(path: str) -> None:
+    out = tempfile.mkdtemp(prefix="lurge-bench-split-", dir=os.path.dirname(path))
+    try:
+        plan = make_plan(DIRECTORY, SplitterConfig(special_prefixes=DEFAULT_SPECIAL_PREFIXES))
+        split_snapshots([snapshot_of(path)], plan, out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+PASSES: dict[str, Callable[[str], object]] = {
+    "decompress": lambda path: decompress(path, fast=True),
+    "decompress-stdlib": lambda path: decompress(path, fast=False),
+    "report": report_pass,
+    "inspector": inspector_pass,
+    "splitter": splitter_pass,
+}
+
+
+def main() -> None:
+    name, path = sys.argv[1], sys.argv[2]
+    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        PASSES[name](path)
+        timings.append(time.perf_counter() - started)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"pass": name, "seconds": min(timings), "peak_rss_bytes": peak_kib * 1024}))
+
+
+if __name__ == "__main__":
+    main()

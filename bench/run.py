@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Throughput benchmarks of the three passes, as ratios to decompression.
+
+    python bench/run.py [--lines N] [--repeats R] [--json PATH]
+
+Generates (or reuses, under bench/data/) seeded snapshots with the shared
+generator (utils/synthetic.py), then measures in one run, each pass in a
+fresh process: (a) decompression only, with the fastest decompressor and with
+stdlib gzip; (b) the report aggregation; (c) the inspector aggregation;
+(d) the splitter including its gzip output; (e) ``manager.py both`` on a
+3-volume set with 2 workers; and the peak RSS of (b)-(d) at N and 4N lines.
+Prints a table (lines/s and each pass's ratio to (a)) and writes it as JSON.
+Ratios, not absolute rates, are what compare across machines and runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, REPO)
+
+from utils.synthetic import SyntheticOptions, synthetic_lines, write_snapshot  # noqa: E402
+
+SNAPSHOT_TIME = 1_764_000_000
+SET_DATE = dt.date(2025, 11, 24)
+SET_VOLUMES = (118, 119, 121)
+PASS_NAMES = ("decompress", "decompress-stdlib", "report", "inspector", "splitter")
+RSS_PASSES = ("report", "inspector", "splitter")
+
+
+def snapshot(data: str, lines: int, volume: int = 118, seed: int = 1) -> str:
+    """The seeded snapshot of ``lines`` lines for ``volume`` (generated once)."""
+    directory = os.path.join(data, f"{lines}")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{SET_DATE:%Y%m%d}_{volume}.dat.gz")
+    if not os.path.exists(path):
+        print(f"generating {path} ({lines:,} lines)", file=sys.stderr)
+        options = SyntheticOptions(seed=seed, lines=lines, snapshot_time=SNAPSHOT_TIME)
+        write_snapshot(path, synthetic_lines(f"/lustre/scratch{volume}", options),
+                       mtime=SNAPSHOT_TIME)
+    return path
+
+
+def run_pass(name: str, path: str, repeats: int) -> dict:
+    command = [sys.executable, os.path.join(HERE, "passes.py"), name, path, str(repeats)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+MANAGER_CONFIG = """\
+[paths]
+mpistat_dir = "{mpistat}"
+report_dir = "{work}/reports"
+max_days_ago = 1
+workers = 2
+[database]
+url = "sqlite:///{work}/lurge.db"
+[ldap]
+url = "ldif:{repo}/demo/directory.ldif"
+group_base = "ou=group,dc=example,dc=org"
+people_base = "ou=people,dc=example,dc=org"
+[quota]
+lfs = ""
+"""
+MANAGER_VOLUME = """
+[[volume]]
+number = {number}
+mount = "/lustre/scratch{number}"
+inspect_roots = ["/lustre/scratch{number}/humgen/projects", "/lustre/scratch{number}/realdata/mdt[0-9]/projects"]
+"""
+
+
+def run_manager(data: str, lines: int) -> dict:
+    """``manager.py both`` on a 3-volume set with 2 workers; wall time of the whole job."""
+    paths = [snapshot(data, lines, volume, seed=index + 1)
+             for index, volume in enumerate(SET_VOLUMES)]
+    with tempfile.TemporaryDirectory(prefix="lurge-bench-", dir=data) as work:
+        config = os.path.join(work, "lurge.toml")
+        with open(config, "w") as handle:
+            handle.write(MANAGER_CONFIG.format(mpistat=os.path.dirname(paths[0]), work=work,
+                                               repo=REPO))
+            handle.write("".join(MANAGER_VOLUME.format(number=n) for n in SET_VOLUMES))
+        command = [sys.executable, os.path.join(REPO, "manager.py"), "both", "--config", config,
+                   "--date", f"{SET_DATE:%Y%m%d}"]
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        return {"pass": "manager both", "seconds": time.perf_counter() - started}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=2_000_000, help="lines per snapshot (N)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per pass (best is kept)")
+    parser.add_argument("--data", default=os.path.join(HERE, "data"), help="generated inputs")
+    parser.add_argument("--json", default=os.path.join(HERE, "results.json"), help="JSON output")
+    parser.add_argument("--no-rss", action="store_true", help="skip the 4N memory runs")
+    parser.add_argument("--no-manager", action="store_true", help="skip manager.py both")
+    args = parser.parse_args()
+    lines = args.lines
+    single = snapshot(args.data, lines)
+    results = {name: run_pass(name, single, args.repeats) for name in PASS_NAMES}
+    for result in results.values():
+        result["lines"] = lines
+    if not args.no_manager:
+        results["manager both"] = dict(run_manager(args.data, lines), lines=3 * lines)
+    if not args.no_rss:
+        big = snapshot(args.data, 4 * lines)
+        for name in RSS_PASSES:
+            results[name]["peak_rss_4n_bytes"] = run_pass(name, big, 1)["peak_rss_bytes"]
+    ceiling = lines / results["decompress"]["seconds"]
+    for result in results.values():
+        result["lines_per_second"] = result["lines"] / result["seconds"]
+        result["ratio"] = result["lines_per_second"] / ceiling
+    report = {"lines": lines, "python": platform.python_version(), "machine": platform.machine(),
+              "cpus": os.cpu_count(), "passes": results}
+    with open(args.json, "w") as handle:
+        json.dump(report, handle, indent=2)
+    print(table(results))
+    print(f"\n(JSON: {args.json})")
+    return 0
+
+
+def table(results: dict) -> str:
+    rows = ["pass                 lines     seconds   M lines/s  ratio  RSS N (MB)  RSS 4N (MB)  growth"]
+    for name, result in results.items():
+        rss = result.get("peak_rss_bytes")
+        rss4 = result.get("peak_rss_4n_bytes")
+        growth = f"{(rss4 / rss - 1) * 100:+.0f}%" if rss and rss4 else ""
+        rows.append(f"{name:18s} {result['lines']:>9,} {result['seconds']:9.2f} "
+                    f"{result['lines_per_second'] / 1e6:10.2f} {result['ratio']:6.2f}x "
+                    f"{(rss or 0) / 1e6:10.0f} {(rss4 or 0) / 1e6:11.0f}  {growth}")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
