@@ -61,6 +61,7 @@ T = TypeVar("T")
 _MIN_FAST_PIECE = 256 * 1024  # below this a refused piece goes to the exact lane
 _PIECES_PER_SPLIT = 8
 _NON_TAB_WHITESPACE = (b" ", b"\x0b", b"\x0c")
+_NEWLINE = 0x0A
 
 
 # ------------------------------------------------------------------ discovery
@@ -134,13 +135,17 @@ def newest_snapshot(mpistat_dir: str, volume: int, today: dt.date,
 
 # ------------------------------------------------------------------- chunks
 
+Spans = tuple[np.ndarray, np.ndarray]
+
+
 @dataclass
 class Chunk:
     """The well-formed lines of one block, as columns (row i = i-th such line).
 
     Integer columns are ``uint64`` NumPy arrays; ``path`` (the base64 text) and
-    ``type`` are Arrow binary arrays.  ``lines()`` gives the raw bytes of each
-    row's line (without its newline) for byte-exact copying.
+    ``type`` are Arrow binary arrays.  ``block`` is the text the rows come
+    from and ``spans()`` where each row's line lies in it (start, end without
+    its newline), for byte-exact copying.
     """
 
     size: np.ndarray
@@ -149,27 +154,33 @@ class Chunk:
     nlink: np.ndarray
     path: pa.Array
     type: pa.Array
-    _lines: Callable[[], list[bytes]]
+    block: bytes | bytearray
+    _spans: Callable[[], Spans]
 
     def __len__(self) -> int:
         return len(self.gid)
 
+    def spans(self) -> Spans:
+        """(starts, ends) of each row's line in ``block`` (computed on demand)."""
+        return self._spans()
+
     def lines(self) -> list[bytes]:
-        """Raw bytes of each row's line (computed on demand)."""
-        return self._lines()
+        """Raw bytes of each row's line, without its newline."""
+        starts, ends = self.spans()
+        return [bytes(self.block[start:end]) for start, end in zip(starts.tolist(), ends.tolist())]
 
     @staticmethod
-    def concat(chunks: Sequence["Chunk"]) -> "Chunk":
-        """Rows of ``chunks`` in order, as one chunk."""
-        if len(chunks) == 1:
-            return chunks[0]
+    def concat(chunks: Sequence["Chunk"], offsets: Sequence[int], block: bytes | bytearray) -> "Chunk":
+        """Rows of ``chunks`` (parsed from pieces of ``block`` at ``offsets``) as one chunk."""
 
-        def lines() -> list[bytes]:
-            return [line for chunk in chunks for line in chunk.lines()]
+        def spans() -> Spans:
+            pieces = [chunk.spans() for chunk in chunks]
+            return (np.concatenate([s + offset for (s, _), offset in zip(pieces, offsets)]),
+                    np.concatenate([e + offset for (_, e), offset in zip(pieces, offsets)]))
 
         ints = {name: np.concatenate([getattr(c, name) for c in chunks]) for name in INT_COLUMNS}
         texts = {name: pa.concat_arrays([getattr(c, name) for c in chunks]) for name in TEXT_COLUMNS}
-        return Chunk(**ints, **texts, _lines=lines)
+        return Chunk(**ints, **texts, block=block, _spans=spans)
 
 
 @dataclass
@@ -209,22 +220,22 @@ def parse_block(block: bytes | bytearray, *, use_threads: bool = True) -> BlockR
         pass
     if len(block) < _MIN_FAST_PIECE:
         return _parse_exact(block)
-    results = [parse_block(piece, use_threads=use_threads) for piece in _split_block(block)]
-    return BlockResult(Chunk.concat([r.chunk for r in results]),
+    offsets = _piece_offsets(block)
+    results = [parse_block(block[start:end], use_threads=use_threads)
+               for start, end in zip(offsets, offsets[1:] + [len(block)])]
+    return BlockResult(Chunk.concat([r.chunk for r in results], offsets, block),
                        sum(r.lines for r in results), sum(r.malformed for r in results))
 
 
-def _split_block(block: bytes | bytearray) -> list[bytes | bytearray]:
-    """Cut a block into about _PIECES_PER_SPLIT pieces at line boundaries."""
-    pieces = []
-    start = 0
+def _piece_offsets(block: bytes | bytearray) -> list[int]:
+    """Where to cut a block into about _PIECES_PER_SPLIT pieces at line boundaries."""
+    offsets = [0]
     step = max(len(block) // _PIECES_PER_SPLIT, 1)
-    while start < len(block):
-        cut = block.find(b"\n", start + step)
-        end = len(block) if cut < 0 else cut + 1
-        pieces.append(block[start:end])
-        start = end
-    return pieces
+    while True:
+        cut = block.find(b"\n", offsets[-1] + step)
+        if cut < 0 or cut + 1 >= len(block):
+            return offsets
+        offsets.append(cut + 1)
 
 
 def _parse_fast(block: bytes | bytearray, use_threads: bool) -> BlockResult:
@@ -258,12 +269,19 @@ def _parse_fast(block: bytes | bytearray, use_threads: bool) -> BlockResult:
         raise _Refused from None
     texts = {name: table.column(name).combine_chunks() for name in TEXT_COLUMNS}
 
-    def lines() -> list[bytes]:
-        parts = bytes(block).split(b"\n")
-        return parts[:-1] if block.endswith(b"\n") else parts
-
-    chunk = Chunk(**ints, **texts, _lines=lines)
+    chunk = Chunk(**ints, **texts, block=block, _spans=lambda: _line_spans(block))
     return BlockResult(chunk, table.num_rows, 0)
+
+
+def _line_spans(block: bytes | bytearray) -> Spans:
+    """(starts, ends) of every line of a block (ends exclude the newline)."""
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == _NEWLINE)
+    if not block.endswith(b"\n"):
+        ends = np.append(ends, len(block))
+    starts = np.empty_like(ends)
+    starts[:1] = 0
+    starts[1:] = ends[:-1] + 1
+    return starts, ends
 
 
 def _offsets(array: pa.Array) -> np.ndarray:
@@ -289,10 +307,12 @@ def _parse_exact(block: bytes | bytearray) -> BlockResult:
     raw_lines = bytes(block).split(b"\n")
     if raw_lines and raw_lines[-1] == b"":
         raw_lines.pop()
-    kept: list[bytes] = []
+    kept: list[tuple[int, int]] = []
     columns: dict[str, list] = {name: [] for name in INT_COLUMNS + TEXT_COLUMNS}
     malformed = 0
+    end = -1
     for raw in raw_lines:
+        start, end = end + 1, end + 1 + len(raw)
         fields = raw.split()
         if len(fields) != 11 or not all(fields[i].isdigit() for i in _NUMERIC_INDEXES):
             malformed += 1
@@ -305,16 +325,19 @@ def _parse_exact(block: bytes | bytearray) -> BlockResult:
             columns[name].append(value)
         columns["path"].append(fields[0])
         columns["type"].append(fields[7])
-        kept.append(raw)
+        kept.append((start, end))
     ints = {name: np.array(columns[name], dtype=np.uint64) for name in INT_COLUMNS}
     texts = {name: pa.array(columns[name], type=pa.binary()) for name in TEXT_COLUMNS}
-    return BlockResult(Chunk(**ints, **texts, _lines=lambda: kept), len(raw_lines), malformed)
+    spans = np.array(kept, dtype=np.int64).reshape(-1, 2)
+    chunk = Chunk(**ints, **texts, block=block, _spans=lambda: (spans[:, 0], spans[:, 1]))
+    return BlockResult(chunk, len(raw_lines), malformed)
 
 
 def _empty_chunk() -> Chunk:
+    empty = np.zeros(0, dtype=np.int64)
     return Chunk(**{name: np.zeros(0, dtype=np.uint64) for name in INT_COLUMNS},
                  **{name: pa.array([], type=pa.binary()) for name in TEXT_COLUMNS},
-                 _lines=list)
+                 block=b"", _spans=lambda: (empty, empty))
 
 
 # ------------------------------------------------------------------ reading

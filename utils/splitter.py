@@ -233,17 +233,30 @@ def split_chunk(chunk: Chunk, plan: SplitPlan) -> ChunkSplit:
     order = np.argsort(outputs, kind="stable")  # grouped by output, input order within
     rows, outputs = rows[order], outputs[order]
     bounds = np.flatnonzero(np.diff(outputs)) + 1
-    starts = np.concatenate(([0], bounds)).tolist()
-    ends = np.concatenate((bounds, [len(rows)])).tolist()
+    starts_of_groups = np.concatenate(([0], bounds)).tolist()
+    ends_of_groups = np.concatenate((bounds, [len(rows)])).tolist()
     is_dir = pc.equal(chunk.type, _DIRECTORY).to_numpy(zero_copy_only=False)
-    lines = chunk.lines()
+    starts, ends = chunk.spans()
+    text = memoryview(chunk.block)
     batches = []
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts_of_groups, ends_of_groups):
         selected = rows[start:end]
-        text = b"\n".join([lines[row] for row in selected.tolist()]) + b"\n"
-        batches.append(GroupBatch(int(outputs[start]), plan.compress(text), end - start,
+        data = _joined_lines(text, starts[selected], ends[selected])
+        batches.append(GroupBatch(int(outputs[start]), plan.compress(data), end - start,
                                   int(np.count_nonzero(is_dir[selected]))))
     return ChunkSplit(batches, unusable_lines, undecodable)
+
+
+def _joined_lines(text: memoryview, starts: np.ndarray, ends: np.ndarray) -> bytes:
+    """The lines at these spans, each ending in a newline.
+
+    Lines that follow each other in the block are copied as one slice (with
+    the newlines between them): kept lines mostly come in long runs.
+    """
+    breaks = np.flatnonzero(starts[1:] != ends[:-1] + 1) + 1
+    run_starts = starts[np.concatenate(([0], breaks))].tolist()
+    run_ends = ends[np.concatenate((breaks - 1, [len(ends) - 1]))].tolist()
+    return b"\n".join([text[a:b] for a, b in zip(run_starts, run_ends)]) + b"\n"
 
 
 # ------------------------------------------------------------------ output files
