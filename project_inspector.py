@@ -19,8 +19,8 @@ from utils.cli import EXIT_OK, add_common_arguments, run_script
 from utils.config import Config, load_config
 from utils.errors import UsageError
 from utils.inspector_output import render_table, render_tsv
-from utils.inspector_run import (InspectTask, configured_tasks, load_records, refuse_tosql_with_path,
-                                 resolve_path, run_tasks, snapshot_for)
+from utils.inspector_run import (InspectTask, check_database, configured_tasks, load_records,
+                                 refuse_tosql_with_path, resolve_path, run_tasks, snapshot_for)
 from utils.ldap import load_directory
 
 
@@ -57,6 +57,8 @@ def main(args: argparse.Namespace) -> int:
     depth = config.inspector.depth if args.depth is None else args.depth
     if depth < 0:
         raise UsageError("--depth must not be negative")
+    if args.tosql:
+        check_database(config)
     tasks = build_tasks(config, args.path, depth, dt.date.today())
     records = run_tasks(tasks, config.paths.workers)
     if args.tosql:

@@ -179,7 +179,11 @@ def _open_mysql(target: ConnectionTarget, timeout: float) -> Any:
     try:
         conn = mysql.connector.connect(**options)
     except Exception as err:  # the driver raises several families while connecting
-        raise DatabaseError(f"cannot connect to {target.redacted_url}: {_describe(err, target)}") from None
+        reason = _describe(err, target)
+        if isinstance(err, (mysql.connector.errors.ConnectionTimeoutError,
+                            mysql.connector.errors.ReadTimeoutError, TimeoutError)):
+            reason = f"the server did not answer within the {timeout:g} s connection timeout"
+        raise DatabaseError(f"cannot connect to {target.redacted_url}: {reason}") from None
     try:
         conn.cmd_query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         conn.commit()

@@ -8,7 +8,7 @@ import sys
 from typing import Callable, Sequence
 
 from utils.errors import LurgeError, UsageError
-from utils.logs import setup_logging
+from utils.logs import scrub, setup_logging
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -37,12 +37,17 @@ def run_script(parser: argparse.ArgumentParser, body: Callable[[argparse.Namespa
     try:
         return body(args)
     except UsageError as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: error: {scrub(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except LurgeError as exc:
         log.error("%s", exc)
-        print(f"{parser.prog}: failed: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: failed: {scrub(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # a bug or an unforeseen failure: traceback in the log, secrets scrubbed
+        log.exception("unexpected error")
+        print(f"{parser.prog}: failed: unexpected error: {scrub(f'{type(exc).__name__}: {exc}')}",
+              file=sys.stderr)
         return EXIT_FAILED

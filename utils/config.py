@@ -18,9 +18,10 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from utils.errors import ConfigError
+from utils.logs import register_secret
 
 DEFAULT_CONFIG_NAME = "lurge.toml"
 CONFIG_ENV = "LURGE_CONFIG"
@@ -53,13 +54,17 @@ class DatabaseConfig:
     """Database URL; ``repr`` and ``redacted_url`` never show a password."""
 
     url: str = field(repr=False)
+    timeout: float = 10.0  # seconds to connect (statements themselves are not limited)
 
     @property
     def redacted_url(self) -> str:
-        return redact_url(self.url)
+        try:
+            return redact_url(self.url)
+        except ValueError:  # an invalid port: hide everything before the host
+            return _redact_unparsed(self.url, always=True)
 
     def __repr__(self) -> str:
-        return f"DatabaseConfig(url={self.redacted_url!r})"
+        return f"DatabaseConfig(url={self.redacted_url!r}, timeout={self.timeout!r})"
 
 
 @dataclass(frozen=True)
@@ -187,15 +192,52 @@ _REQUIRED_SECTIONS = ("paths", "database", "ldap")
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
+    """The URL with any password replaced by ``***``.
+
+    Raises ValueError when the URL has a password and an invalid port.
+    """
     parts = urlsplit(url)
     if parts.password is None:
-        return url
+        return _redact_unparsed(url)
     host = parts.hostname or ""
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     netloc = f"{parts.username or ''}:***@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _split_credentials(url: str) -> tuple[str, str, str] | None:
+    """(scheme, credentials, host and the rest) split at ``://`` and the last ``@``, or None.
+
+    Unlike :func:`urlsplit` this also finds a password holding an unescaped
+    ``/``, ``?`` or ``#``, which would otherwise end the authority early.
+    """
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or rest.startswith("/"):
+        return None
+    return scheme, credentials, host
+
+
+def _redact_unparsed(url: str, *, always: bool = False) -> str:
+    """Hide credentials :func:`urlsplit` cannot isolate (``always``: even without a ``:``)."""
+    split = _split_credentials(url)
+    if split is None or not (always or ":" in split[1]):
+        return url
+    return f"{split[0]}://***@{split[2]}"
+
+
+def url_password(url: str) -> str | None:
+    """The password written in ``url`` (percent-escapes kept), if any."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password is None:
+        split = _split_credentials(url)
+        if split is not None and ":" in split[1]:
+            password = split[1].partition(":")[2]
+    return password or None
 
 
 def find_config_path(explicit: str | None) -> str:
@@ -246,6 +288,10 @@ def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> Config:
         for index, table in enumerate(volumes_raw)
     )
     config = Config(source=source, volumes=volumes, **sections)
+    password = url_password(config.database.url)
+    if password:  # never shown in logs or messages, escaped or not
+        register_secret(password)
+        register_secret(unquote(password))
     _check_consistency(config)
     return config
 
@@ -321,6 +367,17 @@ def _check_consistency(config: Config) -> None:
         fail(f"[ldap] url must start with ldap://, ldaps:// or ldif: (got {config.ldap.url!r})")
     if not re.match(r"^(mysql|sqlite)://", config.database.url):
         fail(f"[database] url must start with mysql:// or sqlite:// (got {config.database.redacted_url!r})")
+    if config.database.url.startswith("mysql://"):
+        try:
+            parts = urlsplit(config.database.url)
+            valid = bool(parts.hostname) and (parts.port is None or parts.port > 0)
+        except ValueError:
+            valid = False
+        if not valid:
+            fail(f"[database] url {config.database.redacted_url!r} has no valid host and port "
+                 "(characters such as / ? # in a password must be percent-encoded)")
+    if config.database.timeout <= 0:
+        fail("[database] timeout must be positive")
     seen: set[int] = set()
     for volume in config.volumes:
         if volume.number in seen:

@@ -88,10 +88,16 @@ def configured_tasks(config: Config, snapshots: Mapping[int, Snapshot], depth: i
             for volume in config.volumes if volume.inspect_roots and volume.number in snapshots]
 
 
+def check_database(config: Config) -> None:
+    """Connect and create missing tables, so that ``--tosql`` fails before inspecting, not after."""
+    with connect(config.database.url, timeout=config.database.timeout) as db:
+        ensure_schema(db)
+
+
 def load_records(config: Config, records: Mapping[str, Sequence[DirectoryRecord]],
                  snapshot_dates: Mapping[str, dt.date]) -> int:
     """``--tosql``: replace the inspected volumes' rows in one transaction."""
-    with connect(config.database.url) as db:
+    with connect(config.database.url, timeout=config.database.timeout) as db:
         ensure_schema(db)
         count = load_inspection(db, records, snapshot_dates, list(config.inspector.filetypes))
     log.info("database: replaced directory rows of %s (%d rows)",
@@ -106,7 +112,7 @@ def run_inspections(config: Config, date: dt.date, snapshot_paths: Mapping[int, 
     A volume whose ``inspection.snapshot_date`` is already ``date`` is skipped
     unless ``force``.  Returns the number of directory rows loaded.
     """
-    with connect(config.database.url) as db:
+    with connect(config.database.url, timeout=config.database.timeout) as db:
         ensure_schema(db)
         loaded = inspection_dates(db)
     candidates = [v for v in config.volumes if v.inspect_roots and v.number in snapshot_paths]

@@ -3,23 +3,49 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
+SECRET_ENVIRONMENT = ("LURGE_DB_PASSWORD", "LURGE_LDAP_PASSWORD")
+REDACTED = "***"
+_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Never let ``value`` appear in log output or the scripts' messages."""
+    if value:
+        _secrets.add(value)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every registered secret (and the password variables' values) as ``***``."""
+    secrets = set(_secrets)
+    secrets.update(value for name in SECRET_ENVIRONMENT if (value := os.environ.get(name)))
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+class ScrubbingFormatter(logging.Formatter):
+    """A formatter whose output (message, traceback and all) never holds a secret."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """Send log records to stderr with timestamps (idempotent)."""
+    """Send log records to stderr with timestamps (idempotent); secrets are scrubbed."""
     root = logging.getLogger()
     level = logging.DEBUG if verbose else logging.INFO
     root.setLevel(level)
     if not any(getattr(h, "_lurge", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setFormatter(ScrubbingFormatter(LOG_FORMAT))
         handler._lurge = True  # type: ignore[attr-defined]
         root.addHandler(handler)
-    for noisy in ("botocore", "boto3", "s3transfer", "urllib3", "ldap3"):
+    for noisy in ("botocore", "boto3", "s3transfer", "urllib3", "ldap3", "mysql.connector"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

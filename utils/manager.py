@@ -84,13 +84,13 @@ def describe_plan(config: Config, mode: str, chosen: SnapshotSet | None, force: 
     lines += [f"  volume {volume}: {path}" for volume, path in sorted(chosen.paths.items())]
     if mode in ("report", "both"):
         tsv = tsv_path(config.paths.report_dir, chosen.date)
-        lines.append(f"would point latest-<vol>.dat.gz links in {config.paths.report_dir}")
         lines.append(f"would run the report for {chosen.date} on {len(chosen.paths)} volumes "
                      f"({min(config.paths.workers, len(chosen.paths))} workers)")
         lines.append(f"would load database rows for {chosen.date} into "
                      f"{config.database.redacted_url}"
                      + (" (replacing any)" if force else " (unless already loaded)"))
         lines.append(f"would write {tsv}" + ("" if force else " (unless it exists)"))
+        lines.append(f"would then point latest-<vol>.dat.gz links in {config.paths.report_dir}")
     if mode in ("inspector", "both"):
         skip = "" if force else " not already inspected from that date"
         lines.append(f"would inspect volumes{skip}: "
@@ -101,9 +101,10 @@ def describe_plan(config: Config, mode: str, chosen: SnapshotSet | None, force: 
 def run_stages(config: Config, mode: str, chosen: SnapshotSet, force: bool) -> None:
     """Run the report and/or inspector stages for ``chosen`` (the caller holds the lock)."""
     if mode in ("report", "both"):
-        point_latest_links(config.paths.report_dir, chosen)
         outcome = run_report(config, chosen.date, chosen.paths, force=force)
         log.info("report %s: database %s, TSV %s (%s)", chosen.date, outcome.database,
                  outcome.tsv, outcome.tsv_path)
+        # Only a report that succeeded moves the links: a failed run publishes nothing.
+        point_latest_links(config.paths.report_dir, chosen)
     if mode in ("inspector", "both"):
         run_inspections(config, chosen.date, chosen.paths, force=force)

@@ -21,6 +21,7 @@ from db.connection import connect
 from db.schema import ensure_schema
 from db.usage import load_usage, usage_loaded
 from utils.config import Config, QuotaConfig, VolumeConfig
+from utils.errors import LurgeError
 from utils.ldap import DirectorySnapshot, load_directory
 from utils.logs import setup_logging
 from utils.mpistat import ReadStats, Snapshot, open_snapshot
@@ -82,7 +83,7 @@ def run_report(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
     tsv = tsv_path(report_dir, date)
     for number in snapshot_paths:
         config.volume(number)  # every file must belong to a configured volume
-    with connect(config.database.url) as db:
+    with connect(config.database.url, timeout=config.database.timeout) as db:
         ensure_schema(db)
         loaded = usage_loaded(db, date)
         if loaded and os.path.exists(tsv) and not force:
@@ -137,6 +138,10 @@ def _publish_tsv(path: str, rows: list[UsageRow], force: bool) -> str:
     if exists and not force:
         log.info("tsv: %s exists; skipped", path)
         return "skipped"
-    write_report(path, rows)
+    try:
+        write_report(path, rows)
+    except OSError as exc:  # a full disk, a file-size limit, permissions...
+        raise LurgeError(f"could not write {path}: {exc.strerror or exc}; nothing was left at "
+                         "that name (the next run writes it)") from exc
     log.info("tsv: wrote %s (%d rows)", path, len(rows))
     return "rewritten" if exists else "written"

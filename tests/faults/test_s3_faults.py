@@ -1,0 +1,116 @@
+"""S3 faults during the splitter's sync: 500s, dropped connections, a server that goes away.
+
+The faults come from the fault-injecting proxy in front of a real moto server;
+every failing run must exit 1 naming the files, leave the local split set
+complete, and a rerun against a working server must finish the sync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.faults.common import (ENTRIES, finish_process, make_config, run, start, wait_for,
+                                 write_snapshots)
+from tests.fixtures.s3 import FaultyS3Proxy, S3Bucket
+
+PREFIX = "mpistat/"
+FILES = ["groupfile", "hgi.dat.gz", "index.txt", "mueller-lab.dat.gz", "passwdfile",
+         "tanaka-lab.dat.gz"]
+
+
+def splitter_setup(tmp_path: Path, bucket: S3Bucket, endpoint: str,
+                   **s3: Any) -> tuple[Path, Path, dict[str, bytes]]:
+    """Config, output directory and the expected group files for volume 118's snapshot."""
+    out = tmp_path / "out" / "groups"
+    settings = {"bucket": bucket.bucket, "prefix": PREFIX, "endpoint_url": endpoint,
+                "region": "us-east-1", "backoff_seconds": 0.01, "max_attempts": 3,
+                "connect_timeout": 5.0, "read_timeout": 10.0, **s3}
+    config = make_config(tmp_path, f"sqlite:///{tmp_path}/lurge.db", volumes=(118,),
+                         splitter={"volumes": [118], "output_dir": str(out)}, s3=settings)
+    snapshot_time = int(time.time()) - 60
+    write_snapshots(tmp_path / "mpistat", ENTRIES, dt.date.fromtimestamp(snapshot_time),
+                    snapshot_time)
+    lines = {entry.gid: entry.line(snapshot_time) for entry in ENTRIES if entry.volume == 118}
+    groups = {"hgi.dat.gz": lines[1001], "mueller-lab.dat.gz": lines[1002],
+              "tanaka-lab.dat.gz": lines[1003]}
+    return config, out, groups
+
+
+def assert_local_set(out: Path, groups: dict[str, bytes]) -> None:
+    assert sorted(p.name for p in out.iterdir()) == FILES
+    for name, content in groups.items():
+        assert gzip.decompress((out / name).read_bytes()) == content, name
+    assert [p.name for p in out.parent.iterdir() if ".new-" in p.name or ".old-" in p.name] == []
+
+
+def assert_bucket_matches(bucket: S3Bucket, out: Path) -> None:
+    assert bucket.keys() == [PREFIX + name for name in FILES]
+    for name in FILES:
+        assert bucket.read(PREFIX + name) == (out / name).read_bytes(), name
+
+
+def failure_message(bucket: S3Bucket, out: Path, names: list[str]) -> str:
+    failed = ", ".join(PREFIX + name for name in names)
+    return (f"group_splitter.py: failed: upload to s3://{bucket.bucket}/{PREFIX} failed for: "
+            f"{failed}; the local set in {out} is complete, the next run retries\n")
+
+
+@pytest.mark.s3
+def test_500s_and_dropped_connections_fail_after_retries_and_a_rerun_completes(
+        tmp_path: Path, s3_bucket: S3Bucket, faulty_s3_proxy: FaultyS3Proxy) -> None:
+    config, out, groups = splitter_setup(tmp_path, s3_bucket, faulty_s3_proxy.endpoint_url)
+    faulty_s3_proxy.fail_always("PUT", path_contains="mueller-lab.dat.gz")
+    faulty_s3_proxy.drop_next(3, "PUT", path_contains="hgi.dat.gz")
+    result, _ = run("group_splitter.py", "--config", str(config))
+
+    assert result.returncode == 1, result.stderr
+    assert failure_message(s3_bucket, out, ["hgi.dat.gz", "mueller-lab.dat.gz"]) in result.stderr
+    assert "uploading" in result.stderr and "(attempt 2 of 3)" in result.stderr
+    assert faulty_s3_proxy.count("PUT", "mueller-lab.dat.gz", "failed") == 3  # every attempt
+    assert faulty_s3_proxy.count("PUT", "hgi.dat.gz", "dropped") == 3
+    assert_local_set(out, groups)
+    assert s3_bucket.keys() == [PREFIX + name for name in FILES
+                                if name not in ("hgi.dat.gz", "mueller-lab.dat.gz")]
+
+    faulty_s3_proxy.clear_faults()
+    rerun, _ = run("group_splitter.py", "--config", str(config))
+    assert rerun.returncode == 0, rerun.stderr
+    assert_local_set(out, groups)
+    assert_bucket_matches(s3_bucket, out)
+    # only the two missing files were sent again
+    assert faulty_s3_proxy.count("PUT", outcome="forwarded") == len(FILES)
+    assert "2 uploaded" in rerun.stderr and "4 skipped as unchanged" in rerun.stderr
+
+
+@pytest.mark.s3
+def test_server_gone_mid_sync_fails_naming_the_rest_and_a_rerun_completes(
+        tmp_path: Path, s3_bucket: S3Bucket, faulty_s3_proxy: FaultyS3Proxy) -> None:
+    # One file at a time, in name order; a 500 on index.txt holds the sync in its backoff
+    # while the server goes away, so the cut falls exactly there.
+    config, out, groups = splitter_setup(tmp_path, s3_bucket, faulty_s3_proxy.endpoint_url,
+                                         concurrency=1, max_attempts=2, backoff_seconds=0.5)
+    faulty_s3_proxy.fail_next(1, "PUT", path_contains="index.txt")
+    process = start("group_splitter.py", "--config", str(config))
+    wait_for(lambda: faulty_s3_proxy.count("PUT", "index.txt", "failed"), 60,
+             "the failed PUT of index.txt", process)
+    faulty_s3_proxy.stop()
+    status, _, err = finish_process(process)
+
+    assert status == 1, err
+    assert failure_message(s3_bucket, out, FILES[2:]) in err
+    assert s3_bucket.keys() == [PREFIX + name for name in FILES[:2]]
+    assert_local_set(out, groups)
+
+    text = config.read_text().replace(faulty_s3_proxy.endpoint_url, s3_bucket.endpoint_url)
+    config.write_text(text)  # the server is back (reached directly)
+    rerun, _ = run("group_splitter.py", "--config", str(config))
+    assert rerun.returncode == 0, rerun.stderr
+    assert "4 uploaded" in rerun.stderr and "2 skipped as unchanged" in rerun.stderr
+    assert_local_set(out, groups)
+    assert_bucket_matches(s3_bucket, out)

@@ -1,0 +1,120 @@
+"""Secrets: the database password never shows in logs, tracebacks, messages or --dry-run output.
+
+The failures are real: MariaDB refuses a wrong password, and an unexpected
+error (the report directory is a file) produces a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.faults.common import ENTRIES, make_config, run, write_snapshots
+from utils.logs import ScrubbingFormatter, register_secret
+
+TODAY = dt.date.today()
+# The password as written in the URL (percent-encoded) and as sent to the server.
+ENCODED = "Sec1%2FRet2%23Pw3%40x"
+DECODED = "Sec1/Ret2#Pw3@x"
+PIECES = ("Sec1", "Ret2", "Pw3")
+
+
+def assert_hidden(text: str, *secrets: str) -> None:
+    for secret in (*secrets, *PIECES):
+        assert secret not in text, secret
+
+
+def commands(config: Path, files: list[str]) -> dict[str, list[str]]:
+    """Every script that touches the database, verbose."""
+    return {
+        "report.py": ["report.py", "-v", "--config", str(config), TODAY.isoformat(), *files],
+        "manager.py": ["manager.py", "report", "-v", "--config", str(config)],
+        "project_inspector.py": ["project_inspector.py", "-v", "--config", str(config), "--tosql"],
+    }
+
+
+def setup(tmp_path: Path, url: str) -> tuple[Path, list[str]]:
+    config = make_config(tmp_path, url, database={"timeout": 5})
+    files = write_snapshots(tmp_path / "mpistat", ENTRIES, TODAY, int(time.time()) - 60)
+    return config, [str(path) for path in files.values()]
+
+
+@pytest.mark.mysql
+def test_wrong_password_in_the_url_is_never_shown(tmp_path: Path) -> None:
+    url = f"mysql://root:{ENCODED}@127.0.0.1:3306/lurge_never_created"
+    config, files = setup(tmp_path, url)
+    shown = "mysql://root:***@127.0.0.1:3306/lurge_never_created"
+    for name, command in commands(config, files).items():
+        result, _ = run(*command)
+        assert result.returncode == 1, (name, result.stderr)
+        assert (f"{name}: failed: cannot connect to {shown}: 1045 (28000): Access denied for user "
+                "'root'@'127.0.0.1' (using password: YES)\n") in result.stderr, name
+        assert_hidden(result.stdout + result.stderr, ENCODED, DECODED)
+    dry, _ = run("manager.py", "report", "--dry-run", "-v", "--config", str(config))
+    assert dry.returncode == 0, dry.stderr
+    assert f"would load database rows for {TODAY} into {shown} (unless already loaded)" in dry.stdout
+    assert_hidden(dry.stdout + dry.stderr, ENCODED, DECODED)
+
+
+@pytest.mark.mysql
+def test_wrong_password_from_the_environment_is_never_shown(tmp_path: Path) -> None:
+    url = "mysql://root@127.0.0.1:3306/lurge_never_created"
+    config, files = setup(tmp_path, url)
+    env = {"LURGE_DB_PASSWORD": DECODED}
+    for name, command in commands(config, files).items():
+        result, _ = run(*command, env=env)
+        assert result.returncode == 1, (name, result.stderr)
+        assert (f"{name}: failed: cannot connect to {url}: 1045 (28000): Access denied for user "
+                "'root'@'127.0.0.1' (using password: YES)\n") in result.stderr, name
+        assert_hidden(result.stdout + result.stderr, DECODED)
+    dry, _ = run("manager.py", "report", "--dry-run", "-v", "--config", str(config), env=env)
+    assert dry.returncode == 0 and f"into {url} (unless already loaded)" in dry.stdout
+    assert_hidden(dry.stdout + dry.stderr, DECODED)
+
+
+def test_unescaped_password_is_hidden_even_though_the_url_is_invalid(tmp_path: Path) -> None:
+    url = f"mysql://lurge:{DECODED}@db.invalid:3306/lurge"  # / # @ not percent-encoded
+    config, _ = setup(tmp_path, url)
+    result, _ = run("manager.py", "report", "--dry-run", "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    assert (f"{config}: [database] url 'mysql://***@db.invalid:3306/lurge' has no valid host and "
+            "port") in result.stderr
+    assert_hidden(result.stdout + result.stderr, DECODED)
+
+
+def test_unexpected_error_traceback_never_shows_the_password(tmp_path: Path) -> None:
+    url = f"mysql://root:{ENCODED}@127.0.0.1:3306/lurge_never_created"
+    config, files = setup(tmp_path, url)
+    reports = tmp_path / "reports"
+    reports.rmdir()
+    reports.write_text("a file where the report directory should be\n")
+    for name, command in commands(config, files).items():
+        if name == "project_inspector.py":
+            continue  # it does not use the report directory
+        result, _ = run(*command, env={"LURGE_DB_PASSWORD": "Pw3-from-the-environment"})
+        assert result.returncode == 1, (name, result.stderr)
+        assert "ERROR lurge[" in result.stderr
+        assert "unexpected error\nTraceback (most recent call last):" in result.stderr
+        assert (f"{name}: failed: unexpected error: FileExistsError: [Errno 17] File exists: "
+                f"'{reports}'\n") in result.stderr, name
+        assert_hidden(result.stdout + result.stderr, ENCODED, DECODED, "Pw3-from-the-environment")
+
+
+def test_log_records_and_tracebacks_are_scrubbed() -> None:
+    """The safety net itself: any formatted record holding a registered secret is redacted."""
+    register_secret("t0p-s3cret-value")
+    formatter = ScrubbingFormatter("%(levelname)s %(message)s")
+    try:
+        raise RuntimeError("driver said: bad password t0p-s3cret-value")
+    except RuntimeError:
+        record = logging.LogRecord("lurge", logging.ERROR, __file__, 1, "connecting with %s",
+                                   ("t0p-s3cret-value",), exc_info=sys.exc_info())
+    text = formatter.format(record)
+    assert text.startswith("ERROR connecting with ***\nTraceback (most recent call last):")
+    assert text.endswith("RuntimeError: driver said: bad password ***")
+    assert "t0p-s3cret-value" not in text
