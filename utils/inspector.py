@@ -26,6 +26,7 @@ from utils.b64paths import decode_paths
 from utils.errors import ConfigError
 from utils.ldap import DirectorySnapshot
 from utils.mpistat import Chunk, ReadStats, Snapshot, map_chunks
+from utils.regex_width import matching_suffix
 from utils.report_rows import days_since
 from utils.roots import NOT_INSPECTED, Components, InspectRoot, classify
 
@@ -95,6 +96,8 @@ class InspectionPlan:
         self.path_prefixes = () if b"" in prefixes else tuple(sorted(prefixes))
         self.mtime_threshold = np.uint64(math.floor(self.snapshot_time))
         self.any_filetype = "|".join(f"(?:{pattern})" for pattern in self.filetypes.values())
+        endings = [matching_suffix(pattern) for pattern in self.filetypes.values()]
+        self.suffix_length = None if None in endings else max(endings, default=1)
         self._key_sets: dict[tuple[bytes, bool], RecordSet] = {}
 
     def record_sets(self, directories: pa.Array) -> tuple[list[RecordSet], np.ndarray]:
@@ -317,10 +320,14 @@ def _row_values(chunk: Chunk, rows: np.ndarray, files: np.ndarray, classes: np.n
 def filetype_of_names(names: pa.Array, plan: InspectionPlan) -> np.ndarray:
     """Index of the first file type each name matches (-1: none).
 
-    The regexes run once per distinct name (names repeat a lot: samples,
-    pipelines' fixed outputs); a combined regex first picks the names that
-    match any type, which are then tested type by type.
+    The regexes run once per distinct value: the distinct names' endings
+    when every pattern only looks at a bounded ending (see
+    :func:`utils.regex_width.matching_suffix`), else the distinct names.  A
+    combined regex first picks the values that match any type; those are then
+    tested type by type.
     """
+    if plan.suffix_length is not None:
+        names = pc.binary_slice(names, -plan.suffix_length)
     encoded = pc.dictionary_encode(names)
     distinct = encoded.dictionary
     found = np.full(len(distinct), -1, dtype=np.int64)
