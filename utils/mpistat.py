@@ -152,13 +152,28 @@ class Chunk:
     gid: np.ndarray
     mtime: np.ndarray
     nlink: np.ndarray
-    path: pa.Array
-    type: pa.Array
+    texts: dict[str, pa.Array | pa.ChunkedArray]  # "path", "type"; combined on first use
     block: bytes | bytearray
     _spans: Callable[[], Spans]
 
     def __len__(self) -> int:
         return len(self.gid)
+
+    @property
+    def path(self) -> pa.Array:
+        """The base64 path fields."""
+        return self._text("path")
+
+    @property
+    def type(self) -> pa.Array:
+        """The object type fields (``f``, ``d``, …)."""
+        return self._text("type")
+
+    def _text(self, name: str) -> pa.Array:
+        value = self.texts[name]
+        if isinstance(value, pa.ChunkedArray):  # passes that never look pay nothing
+            value = self.texts[name] = value.combine_chunks()
+        return value
 
     def spans(self) -> Spans:
         """(starts, ends) of each row's line in ``block`` (computed on demand)."""
@@ -179,8 +194,14 @@ class Chunk:
                     np.concatenate([e + offset for (_, e), offset in zip(pieces, offsets)]))
 
         ints = {name: np.concatenate([getattr(c, name) for c in chunks]) for name in INT_COLUMNS}
-        texts = {name: pa.concat_arrays([getattr(c, name) for c in chunks]) for name in TEXT_COLUMNS}
-        return Chunk(**ints, **texts, block=block, _spans=spans)
+        texts = {name: pa.chunked_array([piece for c in chunks for piece in _pieces(c.texts[name])],
+                                        type=pa.binary())
+                 for name in TEXT_COLUMNS}
+        return Chunk(**ints, texts=texts, block=block, _spans=spans)
+
+
+def _pieces(array: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return array.chunks if isinstance(array, pa.ChunkedArray) else [array]
 
 
 @dataclass
@@ -267,9 +288,9 @@ def _parse_fast(block: bytes | bytearray, use_threads: bool) -> BlockResult:
         ints = {name: pc.cast(table.column(name), pa.uint64()).to_numpy() for name in INT_COLUMNS}
     except pa.ArrowInvalid:  # a number of 2**64 or more
         raise _Refused from None
-    texts = {name: table.column(name).combine_chunks() for name in TEXT_COLUMNS}
+    texts = {name: table.column(name) for name in TEXT_COLUMNS}
 
-    chunk = Chunk(**ints, **texts, block=block, _spans=lambda: _line_spans(block))
+    chunk = Chunk(**ints, texts=texts, block=block, _spans=lambda: _line_spans(block))
     return BlockResult(chunk, table.num_rows, 0)
 
 
@@ -329,14 +350,14 @@ def _parse_exact(block: bytes | bytearray) -> BlockResult:
     ints = {name: np.array(columns[name], dtype=np.uint64) for name in INT_COLUMNS}
     texts = {name: pa.array(columns[name], type=pa.binary()) for name in TEXT_COLUMNS}
     spans = np.array(kept, dtype=np.int64).reshape(-1, 2)
-    chunk = Chunk(**ints, **texts, block=block, _spans=lambda: (spans[:, 0], spans[:, 1]))
+    chunk = Chunk(**ints, texts=texts, block=block, _spans=lambda: (spans[:, 0], spans[:, 1]))
     return BlockResult(chunk, len(raw_lines), malformed)
 
 
 def _empty_chunk() -> Chunk:
     empty = np.zeros(0, dtype=np.int64)
     return Chunk(**{name: np.zeros(0, dtype=np.uint64) for name in INT_COLUMNS},
-                 **{name: pa.array([], type=pa.binary()) for name in TEXT_COLUMNS},
+                 texts={name: pa.array([], type=pa.binary()) for name in TEXT_COLUMNS},
                  block=b"", _spans=lambda: (empty, empty))
 
 
