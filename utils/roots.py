@@ -89,7 +89,7 @@ class InspectRoot:
 
 
 class RootMatcher:
-    """Tells whether a path is the root or under it, and its relative components."""
+    """Tells whether a path is the root or lies under it."""
 
     def __init__(self, components: Components) -> None:
         self.depth = len(components)
@@ -103,14 +103,6 @@ class RootMatcher:
         """Whether ``path`` (absolute) is the root or lies under it."""
         return self.depth > 0 and self._regex.match(path) is not None
 
-    def relative(self, path: Components) -> Components | None:
-        """``path`` relative to the root's parent, or None when not under the root."""
-        if self.depth == 0 or len(path) < self.depth:
-            return None
-        if not self.matches(b"/" + b"/".join(path[: self.depth])):
-            return None
-        return path[self.depth - 1:]
-
 
 def record_key(directory: Components, depth: int) -> Components:
     """The record a directory (relative components) counts toward, before ancestors."""
@@ -120,9 +112,9 @@ def record_key(directory: Components, depth: int) -> Components:
     return directory[:width]
 
 
-def with_ancestors(key: Components) -> list[Components]:
-    """The key and every ancestor prefix down to its first component."""
-    return [key[:length] for length in range(1, len(key) + 1)]
+def with_ancestors(key: Components) -> tuple[Components, ...]:
+    """Every ancestor prefix of the key, outermost first, and the key itself."""
+    return tuple(key[:length] for length in range(1, len(key) + 1))
 
 
 @dataclass(frozen=True)
@@ -141,31 +133,21 @@ class DirClass:
 NOT_INSPECTED = DirClass((), ())
 
 
-_INTERNED: dict[tuple, DirClass] = {}
-
-
 def classify(directory: bytes, matchers: Sequence[RootMatcher], depth: int) -> DirClass:
-    """The DirClass of an absolute directory path (hot: called once per distinct directory)."""
-    found: tuple | None = None
-    path: Components | None = None
+    """The DirClass of an absolute directory path, over every root it is under.
+
+    The inspector computes keys with Arrow; this general form serves the rare
+    directory under several roots or with a non-canonical path, and the tests.
+    """
+    records: dict[Components, None] = {}
+    exact: dict[Components, None] = {}
+    path = split_path(directory)
     for matcher in matchers:
-        if matcher.depth == 0 or matcher._regex.match(directory) is None:
+        if not matcher.matches(directory):
             continue
-        if path is None:
-            path = split_path(directory)
         relative = path[matcher.depth - 1:]
         key = record_key(relative, depth)
-        mine = (tuple(key[:length] for length in range(1, len(key) + 1)),
-                (key,) if key == relative else ())
-        found = mine if found is None else _union(found, mine)
-    if found is None:
-        return NOT_INSPECTED
-    interned = _INTERNED.get(found)
-    if interned is None:
-        interned = _INTERNED.setdefault(found, DirClass(*found))
-    return interned
-
-
-def _union(first: tuple, second: tuple) -> tuple:
-    """Records and exact records of a directory under several roots, without repeats."""
-    return tuple(tuple(dict.fromkeys(a + b)) for a, b in zip(first, second))
+        records.update(dict.fromkeys(with_ancestors(key)))
+        if key == relative:
+            exact[key] = None
+    return DirClass(tuple(records), tuple(exact)) if records else NOT_INSPECTED
