@@ -138,8 +138,12 @@ def table(results: dict) -> str:
         growth = f"{(rss4 / rss - 1) * 100:+.0f}%" if rss and rss4 else ""
         rows.append(f"{name:18s} {result['lines']:>9,} {result['seconds']:9.2f} "
                     f"{result['lines_per_second'] / 1e6:10.2f} {result['ratio']:6.2f}x "
-                    f"{(rss or 0) / 1e6:10.0f} {(rss4 or 0) / 1e6:11.0f}  {growth}")
+                    f"{_megabytes(rss):>10} {_megabytes(rss4):>11}  {growth}")
     return "\n".join(rows)
+
+
+def _megabytes(size: int | None) -> str:
+    return "-" if not size else f"{size / 1e6:.0f}"
 
 
 if __name__ == "__main__":
