@@ -247,14 +247,13 @@ def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
     table = _row_values(chunk, rows[inspected], files[inspected], class_of_row[inspected],
                         filetype, plan)
     sums = _sum_columns(len(plan.filetypes))
-    by_class = _regroup(table, ["class", "gid"], sums + ["dir_row"],
+    by_class = _regroup(table, ["class", "gid"],
                         [(name, "sum") for name in sums] + [("mtime", "max"), ("dir_row", "max")])
     return ChunkPartial(_spread_sums(by_class, classes, sums), _spread_entries(by_class, classes),
                         undecodable)
 
 
-def _regroup(table: pa.Table, keys: list[str], carried: list[str],
-             aggregations: list[tuple[str, str]]) -> pa.Table:
+def _regroup(table: pa.Table, keys: list[str], aggregations: list[tuple[str, str]]) -> pa.Table:
     """group_by + aggregate, with the result columns named like the inputs."""
     grouped = table.group_by(keys).aggregate(aggregations)
     return grouped.rename_columns([name if name in keys else name.rsplit("_", 1)[0]
@@ -267,7 +266,7 @@ def _spread_sums(by_class: pa.Table, classes: list[RecordSet], sums: list[str]) 
     columns = {"record": record}
     for name in ["gid", "mtime"] + sums:
         columns[name] = by_class.column(name).to_numpy()[source]
-    return _regroup(pa.table(columns), ["record", "gid"], sums,
+    return _regroup(pa.table(columns), ["record", "gid"],
                     [(name, "sum") for name in sums] + [("mtime", "max")])
 
 
@@ -282,7 +281,7 @@ def _spread_entries(by_class: pa.Table, classes: list[RecordSet]) -> pa.Table | 
     source = with_entry[source]
     table = pa.table({"record": record, "gid": by_class.column("gid").to_numpy()[source],
                       "dir_row": dir_rows[source]})
-    return _regroup(table, ["record", "gid"], [], [("dir_row", "max")])
+    return _regroup(table, ["record", "gid"], [("dir_row", "max")])
 
 
 def _spread(class_ids: np.ndarray, members: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
@@ -361,7 +360,7 @@ class _Totals:
     def combined(self) -> pa.Table | None:
         if not self.tables:
             return None
-        return _regroup(pa.concat_tables(self.tables), ["record", "gid"], self.sums,
+        return _regroup(pa.concat_tables(self.tables), ["record", "gid"],
                         [(name, "sum") for name in self.sums] + [("mtime", "max")])
 
 
