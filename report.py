@@ -57,11 +57,6 @@ def snapshot_volumes(files: list[str]) -> dict[int, str]:
 def main(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     volumes = snapshot_volumes(args.files)
-    for number, path in volumes.items():
-        try:
-            config.volume(number)
-        except KeyError:
-            raise UsageError(f"{path}: volume {number} is not configured in {config.source}") from None
     with run_lock(config.paths.report_dir):
         run_report(config, args.date, volumes, force=args.force)
     return EXIT_OK

@@ -217,25 +217,20 @@ def as_date(value: Any) -> datetime.date | None:
     raise TypeError(f"not a date: {value!r}")
 
 
-def _sqlite_date(raw: bytes) -> Any:
-    text = raw.decode("utf-8", "replace")
-    try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        return text
-
-
-def _sqlite_datetime(raw: bytes) -> Any:
-    text = raw.decode("utf-8", "replace")
-    try:
-        return datetime.datetime.fromisoformat(text)
-    except ValueError:
-        return text
+def _iso_converter(kind: type[datetime.date]) -> Any:
+    """An SQLite converter: ISO text to ``kind`` (date or datetime); other text as is."""
+    def convert(raw: bytes) -> Any:
+        text = raw.decode("utf-8", "replace")
+        try:
+            return kind.fromisoformat(text)
+        except ValueError:
+            return text
+    return convert
 
 
 # Converters are looked up by declared column type; ours replace the deprecated defaults.
-sqlite3.register_converter("DATE", _sqlite_date)
-sqlite3.register_converter("DATETIME", _sqlite_datetime)
+sqlite3.register_converter("DATE", _iso_converter(datetime.date))
+sqlite3.register_converter("DATETIME", _iso_converter(datetime.datetime))
 
 
 def _adapt_value(value: Any, engine: str) -> Any:

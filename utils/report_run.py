@@ -21,6 +21,7 @@ from db.connection import connect
 from db.schema import ensure_schema
 from db.usage import load_usage, usage_loaded
 from utils.config import Config, QuotaConfig, VolumeConfig
+from utils.errors import UsageError
 from utils.errors import LurgeError
 from utils.ldap import DirectorySnapshot, load_directory
 from utils.logs import setup_logging
@@ -81,8 +82,9 @@ def run_report(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
     """Report ``date`` from the given snapshot files (volume number -> path)."""
     report_dir = config.paths.report_dir
     tsv = tsv_path(report_dir, date)
-    for number in snapshot_paths:
-        config.volume(number)  # every file must belong to a configured volume
+    for number, path in snapshot_paths.items():
+        if number not in {volume.number for volume in config.volumes}:
+            raise UsageError(f"{path}: volume {number} is not configured in {config.source}")
     with connect(config.database.url, timeout=config.database.timeout) as db:
         ensure_schema(db)
         loaded = usage_loaded(db, date)
