@@ -1,26 +1,30 @@
 """Base64 path fields, decoded a chunk at a time.
 
-The paths' base64 texts already sit concatenated in the Arrow buffer.  Each
-field's padding ``=`` is replaced by ``A`` (six zero bits), which makes the
-whole buffer one valid base64 text, decoded in one call (SIMD when
-``pybase64`` is installed).  Every field then ends in as many NUL bytes as it
-had padding; paths never contain NUL, so those are trimmed off.  A field that
-is not valid base64 (wrong length, foreign characters, misplaced or
-non-canonical padding) sends the chunk to a field-by-field decoder that marks
-exactly those fields invalid.
+The paths' base64 texts are copied into one buffer.  Each field's padding
+``=`` is replaced by ``A`` (six zero bits), which makes the whole buffer one
+valid base64 text, decoded in one call (SIMD when ``pybase64`` is installed).
+Field i then decodes to bytes ``[starts[i], ends[i])`` of the output, followed
+by as many zero bytes as it had padding (:class:`PathSpans` records where each
+path lies, so nothing is trimmed or copied).  A field that is not valid base64
+(wrong length, foreign characters, misplaced or non-canonical padding) sends
+the chunk to a field-by-field decoder that marks exactly those fields invalid.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from utils.byteviews import VIEW_SLACK, binary_views
 
 _PAD = ord("=")
 _ZERO_DIGIT = ord("A")  # the base64 digit for six zero bits
+# Decodes to VIEW_SLACK zero bytes after the last path, so views can be built in place.
+_SLACK_TEXT = b"A" * (VIEW_SLACK // 3 * 4)
 
 try:  # SIMD base64, several GB/s; binascii is the fallback
     from pybase64 import b64decode as _simd_b64decode
@@ -42,47 +46,83 @@ def encoded_prefix(prefix: bytes) -> bytes:
     return base64.b64encode(prefix[:whole])
 
 
-def decode_paths(encoded: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Decode a binary array of base64 fields.
+@dataclass(frozen=True)
+class PathSpans:
+    """Decoded paths: path i is ``data[starts[i]:ends[i]]``; ``valid[i]`` is False
+    where the field was not valid base64 (its span is then empty).
 
-    Returns (decoded binary array, validity mask).  Invalid fields decode to
-    an empty value and are False in the mask.
+    ``data`` ends with at least VIEW_SLACK zero bytes (see :func:`binary_views`).
     """
-    count = len(encoded)
-    if count == 0:
-        return pa.array([], type=pa.binary()), np.ones(0, dtype=bool)
-    offsets = np.frombuffer(encoded.buffers()[1], dtype=np.int32, count=count + 1,
-                            offset=encoded.offset * 4).astype(np.int64)
-    text = bytearray(memoryview(encoded.buffers()[2])[offsets[0]:offsets[-1]])
-    ends = offsets[1:] - offsets[0]
-    lengths = np.diff(offsets)
-    if not ((lengths % 4 == 0) & (lengths > 0)).all():
+
+    data: np.ndarray  # uint8
+    starts: np.ndarray  # int64
+    ends: np.ndarray  # int64
+    valid: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def to_array(self) -> pa.Array:
+        """The paths as an Arrow binary array."""
+        return binary_views(self.data, self.starts, self.ends).cast(pa.binary())
+
+
+def decode_paths(encoded: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """Decode base64 fields into (binary array, validity mask); invalid ones decode to b""."""
+    spans = decode_path_spans(encoded)
+    return spans.to_array(), spans.valid
+
+
+def decode_path_spans(encoded: pa.Array | pa.ChunkedArray) -> PathSpans:
+    """Decode a binary array (or chunked array) of base64 fields, in place where possible."""
+    text, ends = _joined_text(encoded, tail=_SLACK_TEXT)
+    count = len(ends)
+    lengths = np.diff(ends, prepend=0)
+    if count and not ((lengths % 4 == 0) & (lengths > 0)).all():
         return _decode_each(encoded)
     chars = np.frombuffer(text, dtype=np.uint8)
-    last_pad = chars[ends - 1] == _PAD
-    second_pad = last_pad & (chars[ends - 2] == _PAD)
-    chars[ends[last_pad] - 1] = _ZERO_DIGIT
-    chars[ends[second_pad] - 2] = _ZERO_DIGIT
+    last_pad = np.zeros(count, dtype=bool)
+    second_pad = np.zeros(count, dtype=bool)
+    if count:
+        last_pad = chars[ends - 1] == _PAD
+        second_pad = last_pad & (chars[ends - 2] == _PAD)
+        chars[ends[last_pad] - 1] = _ZERO_DIGIT
+        chars[ends[second_pad] - 2] = _ZERO_DIGIT
     if b"=" in text:  # padding that is not at the end of its field
         return _decode_each(encoded)
     try:
         raw = _decode_whole(text)
     except (binascii.Error, ValueError):  # a character outside the alphabet
         return _decode_each(encoded)
-    out_ends = ends // 4 * 3
     data = np.frombuffer(raw, dtype=np.uint8)
-    # Non-canonical padding leaves non-zero bits where NULs should be.
+    out_ends = ends // 4 * 3
+    # Non-canonical padding leaves non-zero bits where zero bytes should be.
     if data[out_ends[last_pad] - 1].any() or data[out_ends[second_pad] - 2].any():
         return _decode_each(encoded)
-    out_offsets = np.concatenate([[0], out_ends]).astype(np.int32)
-    decoded = pa.Array.from_buffers(pa.binary(), count,
-                                    [None, pa.py_buffer(out_offsets), pa.py_buffer(raw)])
-    if last_pad.any():
-        decoded = pc.ascii_rtrim(decoded.view(pa.string()), characters="\0").view(pa.binary())
-    return decoded, np.ones(count, dtype=bool)
+    starts = out_ends - lengths // 4 * 3
+    path_ends = out_ends - last_pad - second_pad
+    return PathSpans(data, starts, path_ends, np.ones(count, dtype=bool))
 
 
-def _decode_each(encoded: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def _joined_text(encoded: pa.Array | pa.ChunkedArray, tail: bytes) -> tuple[bytearray, np.ndarray]:
+    """All fields' text then ``tail`` in one new buffer, and where each field ends in it."""
+    pieces = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    texts: list[memoryview] = []
+    ends: list[np.ndarray] = []
+    total = 0
+    for piece in pieces:
+        if not len(piece):
+            continue
+        offsets = np.frombuffer(piece.buffers()[1], dtype=np.int32, count=len(piece) + 1,
+                                offset=piece.offset * 4).astype(np.int64)
+        texts.append(memoryview(piece.buffers()[2])[offsets[0]:offsets[-1]])
+        ends.append(offsets[1:] - offsets[0] + total)
+        total += int(offsets[-1] - offsets[0])
+    joined = bytearray().join(texts + [memoryview(tail)])
+    return joined, (np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64))
+
+
+def _decode_each(encoded: pa.Array | pa.ChunkedArray) -> PathSpans:
     """The exact lane: decode field by field (used when a chunk has an odd field)."""
     values: list[bytes] = []
     valid = np.ones(len(encoded), dtype=bool)
@@ -92,4 +132,7 @@ def _decode_each(encoded: pa.Array) -> tuple[pa.Array, np.ndarray]:
         except binascii.Error:
             values.append(b"")
             valid[index] = False
-    return pa.array(values, type=pa.binary()), valid
+    lengths = np.array([len(value) for value in values], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    data = np.frombuffer(b"".join(values) + bytes(VIEW_SLACK), dtype=np.uint8)
+    return PathSpans(data, ends - lengths, ends, valid)

@@ -22,11 +22,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utils.b64paths import decode_paths
-from utils.errors import ConfigError
+from utils.b64paths import decode_path_spans
+from utils.byteviews import binary_views, equal_ignoring_case, spans_of
+from utils.filetypes import FileTypeMatcher
 from utils.ldap import DirectorySnapshot
 from utils.mpistat import Chunk, ReadStats, Snapshot, map_chunks
-from utils.regex_width import matching_suffix
 from utils.report_rows import days_since
 from utils.roots import NOT_INSPECTED, Components, InspectRoot, classify
 
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 NO_MTIME = -1
 NO_ROW = -1
 _FILE = b"f"
+_SLASH = ord("/")
 _DIRECTORY = b"d"
 _COMPACT_EVERY = 32  # partial tables collected before they are summed together
 
@@ -89,15 +90,12 @@ class InspectionPlan:
     registry: RecordRegistry = field(default_factory=RecordRegistry, repr=False)
 
     def __post_init__(self) -> None:
-        check_filetype_patterns(self.filetypes)
+        self.filetype_matcher = FileTypeMatcher(self.filetypes)
         self._matchers = [root.matcher() for root in self.roots]
         prefixes = {root.encoded_prefix for root in self.roots}
         # base64 prefixes that every inspected path starts with (none: no filter)
         self.path_prefixes = () if b"" in prefixes else tuple(sorted(prefixes))
         self.mtime_threshold = np.uint64(math.floor(self.snapshot_time))
-        self.any_filetype = "|".join(f"(?:{pattern})" for pattern in self.filetypes.values())
-        endings = [matching_suffix(pattern) for pattern in self.filetypes.values()]
-        self.suffix_length = None if None in endings else max(endings, default=1)
         self._key_sets: dict[tuple[bytes, bool], RecordSet] = {}
 
     def record_sets(self, directories: pa.Array) -> tuple[list[RecordSet], np.ndarray]:
@@ -128,13 +126,16 @@ class InspectionPlan:
         odd = claimed > 1
         odd |= (pc.match_substring(directories, "//").to_numpy(zero_copy_only=False)
                 | pc.ends_with(directories, "/").to_numpy(zero_copy_only=False)) & (claimed > 0)
+        data, starts, ends = spans_of(directories)
+        slashes = np.flatnonzero(data == _SLASH)
         for matcher, mask in zip(self._matchers, matches):
             rows = np.flatnonzero(mask & ~odd)
             if len(rows):
-                keys, exact = self._keys_for(directories.take(rows), matcher.depth)
-                codes, first, inverse = np.unique(keys.indices.to_numpy() * 2 + exact,
-                                                  return_index=True, return_inverse=True)
-                distinct = keys.dictionary.to_pylist()
+                keys, exact = self._keys_for(data, slashes, starts[rows], ends[rows],
+                                             matcher.depth)
+                codes, inverse = np.unique(keys.indices.to_numpy() * 2 + exact,
+                                           return_inverse=True)
+                distinct = keys.dictionary.cast(pa.binary()).to_pylist()
                 found = [position(self._key_set(distinct[code // 2], bool(code % 2)))
                          for code in codes.tolist()]
                 index[rows] = np.asarray(found, dtype=np.int64)[inverse]
@@ -144,25 +145,33 @@ class InspectionPlan:
                 index[row] = position(record_set)
         return sets, index
 
-    def _keys_for(self, directories: pa.Array, root_depth: int) -> tuple[pa.DictionaryArray,
-                                                                          np.ndarray]:
+    def _keys_for(self, data: np.ndarray, slashes: np.ndarray, starts: np.ndarray,
+                  ends: np.ndarray, root_depth: int) -> tuple[pa.DictionaryArray, np.ndarray]:
         """Record keys (dictionary-encoded) of canonical directories under one root, and
-        whether each directory is its key (root_depth: the root's component count)."""
+        whether each directory is its key.
+
+        Directory i is ``data[starts[i]:ends[i]]``; ``slashes`` are the positions of
+        every ``/`` in ``data``; ``root_depth`` is the index of the root's last
+        component when a path is split on ``/`` (component 0 is the empty one
+        before the leading slash).  A key is that component and the ``depth``
+        below it, one more when the component two below it is ``users``.
+        """
+        first = np.searchsorted(slashes, starts)
+        count = np.searchsorted(slashes, ends) - first  # components: count + 1
+
+        def end_of_component(index: int) -> np.ndarray:
+            """Where component ``index`` of each directory ends (its value's end if absent)."""
+            slash = np.minimum(first + index, len(slashes) - 1)
+            return np.where(index < count, slashes[slash], ends)
+
         depth = self.depth
-        # Full components up to the key and c2 (for the users rule), then the rest unsplit.
-        parts = pc.split_pattern(directories, pattern="/",
-                                 max_splits=root_depth + max(depth, 1) + 2)
-        relative_length = pc.list_value_length(parts).to_numpy() - root_depth
-        users = np.zeros(len(directories), dtype=bool)
-        long_enough = np.flatnonzero(relative_length > 2)
-        if len(long_enough):
-            third = pc.list_element(parts.take(long_enough), root_depth + 2)
-            users[long_enough] = pc.equal(pc.ascii_lower(third.view(pa.string())),
-                                          "users").to_numpy(zero_copy_only=False)
-        slash = pa.scalar(b"/", pa.binary())
-        narrow = pc.binary_join(pc.list_slice(parts, root_depth, root_depth + depth + 1), slash)
-        wide = pc.binary_join(pc.list_slice(parts, root_depth, root_depth + depth + 2), slash)
-        keys = pc.dictionary_encode(pc.if_else(pa.array(users), wide, narrow))
+        relative_length = count + 1 - root_depth
+        users = (relative_length > 2) & equal_ignoring_case(
+            data, end_of_component(root_depth + 1) + 1, end_of_component(root_depth + 2), b"users")
+        key_ends = np.where(users, end_of_component(root_depth + depth + 1),
+                            end_of_component(root_depth + depth))
+        keys = pc.dictionary_encode(binary_views(data, end_of_component(root_depth - 1) + 1,
+                                                 key_ends))
         exact = relative_length <= np.where(users, depth + 2, depth + 1)
         return keys, exact
 
@@ -185,17 +194,6 @@ class InspectionPlan:
         return RecordSet(*ids)
 
 
-def check_filetype_patterns(filetypes: Mapping[str, str]) -> None:
-    """Every pattern must compile for Arrow's regex engine (RE2)."""
-    probe = pa.array([b"x"], type=pa.binary())
-    for name, pattern in filetypes.items():
-        try:
-            pc.match_substring_regex(probe, pattern, ignore_case=True)
-        except pa.ArrowInvalid as exc:
-            raise ConfigError(f"[inspector] filetypes.{name}: pattern {pattern!r} is not "
-                              f"supported (RE2 syntax): {exc}") from None
-
-
 def _sum_columns(type_count: int) -> list[str]:
     return ["used", "files"] + [f"type{index}" for index in range(type_count)]
 
@@ -213,10 +211,11 @@ def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
     """Sum one chunk's inspected files and directories per (record, gid)."""
     is_file = pc.equal(chunk.type, _FILE)
     wanted = pc.or_(is_file, pc.equal(chunk.type, _DIRECTORY))
+    encoded = chunk.path_pieces
     if plan.path_prefixes:
-        under = pc.starts_with(chunk.path, plan.path_prefixes[0].decode())
+        under = pc.starts_with(encoded, plan.path_prefixes[0].decode())
         for prefix in plan.path_prefixes[1:]:
-            under = pc.or_(under, pc.starts_with(chunk.path, prefix.decode()))
+            under = pc.or_(under, pc.starts_with(encoded, prefix.decode()))
         wanted = pc.and_(wanted, under)
     wanted_rows = wanted.to_numpy(zero_copy_only=False)
     count = int(wanted_rows.sum())
@@ -224,26 +223,27 @@ def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
         return ChunkPartial(None, None, 0)
     if count * 2 > len(chunk):  # decoding everything is cheaper than copying most paths out
         rows = np.arange(len(chunk))
-        decoded, valid = decode_paths(chunk.path)
+        paths = decode_path_spans(encoded)
     else:
         rows = np.flatnonzero(wanted_rows)
-        decoded, valid = decode_paths(chunk.path.take(rows))
+        paths = decode_path_spans(encoded.take(rows))
     keep = wanted_rows[rows]
-    undecodable = int((keep & ~valid).sum())
-    keep &= valid
-    absolute = pc.starts_with(decoded, "/").to_numpy(zero_copy_only=False)
+    undecodable = int((keep & ~paths.valid).sum())
+    keep &= paths.valid
+    data, starts, ends = paths.data, paths.starts, paths.ends
+    absolute = (ends > starts) & (data[starts] == _SLASH)
     if not absolute.all():  # only absolute paths have a parent to split off
-        rows, decoded, keep = rows[absolute], decoded.filter(pa.array(absolute)), keep[absolute]
+        rows, starts, ends, keep = rows[absolute], starts[absolute], ends[absolute], keep[absolute]
     files = is_file.to_numpy(zero_copy_only=False)[rows]
-    parts = pc.split_pattern(decoded, pattern="/", max_splits=1, reverse=True)
-    directories = pc.dictionary_encode(
-        pc.if_else(pa.array(files), pc.list_element(parts, 0), decoded))
-    classes, class_of_directory = plan.record_sets(directories.dictionary)
+    slashes = np.flatnonzero(data == _SLASH)
+    last_slash = slashes[np.searchsorted(slashes, ends) - 1]  # an absolute path has one
+    directories = pc.dictionary_encode(binary_views(data, starts, np.where(files, last_slash, ends)))
+    classes, class_of_directory = plan.record_sets(directories.dictionary.cast(pa.binary()))
     class_of_row = np.where(keep, class_of_directory[directories.indices.to_numpy()], -1)
     inspected = np.flatnonzero(class_of_row >= 0)
     if not len(inspected):
         return ChunkPartial(None, None, undecodable)
-    filetype = filetype_of_names(pc.list_element(parts, 1).take(inspected), plan)
+    filetype = plan.filetype_matcher.types_of(data, last_slash[inspected] + 1, ends[inspected])
     table = _row_values(chunk, rows[inspected], files[inspected], class_of_row[inspected],
                         filetype, plan)
     sums = _sum_columns(len(plan.filetypes))
@@ -255,7 +255,7 @@ def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
 
 def _regroup(table: pa.Table, keys: list[str], aggregations: list[tuple[str, str]]) -> pa.Table:
     """group_by + aggregate, with the result columns named like the inputs."""
-    grouped = table.group_by(keys).aggregate(aggregations)
+    grouped = table.group_by(keys, use_threads=False).aggregate(aggregations)
     return grouped.rename_columns([name if name in keys else name.rsplit("_", 1)[0]
                                    for name in grouped.column_names])
 
@@ -314,33 +314,6 @@ def _row_values(chunk: Chunk, rows: np.ndarray, files: np.ndarray, classes: np.n
     for index in range(len(plan.filetypes)):
         columns[f"type{index}"] = np.where(files & (filetype == index), used, np.uint64(0))
     return pa.table(columns)
-
-
-def filetype_of_names(names: pa.Array, plan: InspectionPlan) -> np.ndarray:
-    """Index of the first file type each name matches (-1: none).
-
-    The regexes run once per distinct value: the distinct names' endings
-    when every pattern only looks at a bounded ending (see
-    :func:`utils.regex_width.matching_suffix`), else the distinct names.  A
-    combined regex first picks the values that match any type; those are then
-    tested type by type.
-    """
-    if plan.suffix_length is not None:
-        names = pc.binary_slice(names, -plan.suffix_length)
-    encoded = pc.dictionary_encode(names)
-    distinct = encoded.dictionary
-    found = np.full(len(distinct), -1, dtype=np.int64)
-    if plan.filetypes:
-        remaining = np.flatnonzero(pc.match_substring_regex(
-            distinct, plan.any_filetype, ignore_case=True).to_numpy(zero_copy_only=False))
-        for index, pattern in enumerate(plan.filetypes.values()):
-            if not len(remaining):
-                break
-            matched = pc.match_substring_regex(distinct.take(remaining), pattern,
-                                               ignore_case=True).to_numpy(zero_copy_only=False)
-            found[remaining[matched]] = index
-            remaining = remaining[~matched]
-    return found[encoded.indices.to_numpy()]
 
 
 # ----------------------------------------------------------------- records

@@ -55,7 +55,7 @@ _COLUMN_INDEXES = {name: FIELD_NAMES.index(name) for name in FIELD_NAMES}
 _UINT64_LIMIT = 1 << 64
 
 SNAPSHOT_NAME = re.compile(r"^(\d{8})_(\d+)\.dat\.gz$")
-BLOCK_SIZE = 4 * 1024 * 1024  # decompressed bytes per block
+BLOCK_SIZE = 8 * 1024 * 1024  # decompressed bytes per block
 PARSE_THREADS = 2
 T = TypeVar("T")
 _MIN_FAST_PIECE = 256 * 1024  # below this a refused piece goes to the exact lane
@@ -163,6 +163,11 @@ class Chunk:
     def path(self) -> pa.Array:
         """The base64 path fields."""
         return self._text("path")
+
+    @property
+    def path_pieces(self) -> pa.Array | pa.ChunkedArray:
+        """The base64 path fields as parsed (possibly several pieces: no copy)."""
+        return self.texts["path"]
 
     @property
     def type(self) -> pa.Array:
