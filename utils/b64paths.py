@@ -29,10 +29,10 @@ _SLACK_TEXT = b"A" * (VIEW_SLACK // 3 * 4)
 try:  # SIMD base64, several GB/s; binascii is the fallback
     from pybase64 import b64decode as _simd_b64decode
 
-    def _decode_whole(text: bytearray) -> bytes:
+    def _decode_whole(text: np.ndarray) -> bytes:
         return _simd_b64decode(memoryview(text), validate=True)
 except ImportError:  # pragma: no cover
-    def _decode_whole(text: bytearray) -> bytes:
+    def _decode_whole(text: np.ndarray) -> bytes:
         return binascii.a2b_base64(text, strict_mode=True)
 
 
@@ -75,12 +75,11 @@ def decode_paths(encoded: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndar
 
 def decode_path_spans(encoded: pa.Array | pa.ChunkedArray) -> PathSpans:
     """Decode a binary array (or chunked array) of base64 fields, in place where possible."""
-    text, ends = _joined_text(encoded, tail=_SLACK_TEXT)
+    chars, ends = _joined_text(encoded, tail=_SLACK_TEXT)
     count = len(ends)
     lengths = np.diff(ends, prepend=0)
     if count and not ((lengths % 4 == 0) & (lengths > 0)).all():
         return _decode_each(encoded)
-    chars = np.frombuffer(text, dtype=np.uint8)
     last_pad = np.zeros(count, dtype=bool)
     second_pad = np.zeros(count, dtype=bool)
     if count:
@@ -88,10 +87,10 @@ def decode_path_spans(encoded: pa.Array | pa.ChunkedArray) -> PathSpans:
         second_pad = last_pad & (chars[ends - 2] == _PAD)
         chars[ends[last_pad] - 1] = _ZERO_DIGIT
         chars[ends[second_pad] - 2] = _ZERO_DIGIT
-    if b"=" in text:  # padding that is not at the end of its field
+    if (chars == _PAD).any():  # padding that is not at the end of its field
         return _decode_each(encoded)
     try:
-        raw = _decode_whole(text)
+        raw = _decode_whole(chars)
     except (binascii.Error, ValueError):  # a character outside the alphabet
         return _decode_each(encoded)
     data = np.frombuffer(raw, dtype=np.uint8)
@@ -104,10 +103,11 @@ def decode_path_spans(encoded: pa.Array | pa.ChunkedArray) -> PathSpans:
     return PathSpans(data, starts, path_ends, np.ones(count, dtype=bool))
 
 
-def _joined_text(encoded: pa.Array | pa.ChunkedArray, tail: bytes) -> tuple[bytearray, np.ndarray]:
-    """All fields' text then ``tail`` in one new buffer, and where each field ends in it."""
+def _joined_text(encoded: pa.Array | pa.ChunkedArray, tail: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """All fields' text then ``tail`` in one new (writable) array, and where each field
+    ends in it.  NumPy copies without holding the GIL."""
     pieces = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-    texts: list[memoryview] = []
+    texts: list[np.ndarray] = []
     ends: list[np.ndarray] = []
     total = 0
     for piece in pieces:
@@ -115,10 +115,10 @@ def _joined_text(encoded: pa.Array | pa.ChunkedArray, tail: bytes) -> tuple[byte
             continue
         offsets = np.frombuffer(piece.buffers()[1], dtype=np.int32, count=len(piece) + 1,
                                 offset=piece.offset * 4).astype(np.int64)
-        texts.append(memoryview(piece.buffers()[2])[offsets[0]:offsets[-1]])
+        texts.append(np.frombuffer(piece.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]])
         ends.append(offsets[1:] - offsets[0] + total)
         total += int(offsets[-1] - offsets[0])
-    joined = bytearray().join(texts + [memoryview(tail)])
+    joined = np.concatenate(texts + [np.frombuffer(tail, dtype=np.uint8)])
     return joined, (np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64))
 
 
