@@ -1,13 +1,16 @@
 """The project inspector's aggregation pass (SPEC §3).
 
 Per chunk, with Arrow/NumPy: keep files and directories whose base64 path
-can lie under a root, decode those paths, take each entry's directory (the
-entry for ``d``, its parent for ``f``) and classify every *distinct*
-directory once (which records it counts toward, cached for the whole file).
-Rows are summed per (directory class, gid), spread over each class's records
-and summed again per (record, gid) — all in Arrow, off the GIL as much as
-possible.  The main thread only collects those small tables and compacts
-them now and then; Python objects per record appear once, at the end.
+can lie under a root, decode those paths into one buffer (each path a span
+of it), take each entry's directory (the entry for ``d``, its parent for
+``f``) as Arrow views into that buffer, and classify every *distinct*
+directory once (which records it counts toward; record keys are cut at slash
+positions).  File types come from the names' endings
+(:mod:`utils.filetypes`).  Rows are summed per (directory class, gid),
+spread over each class's records and summed again per (record, gid) — all
+in Arrow/NumPy, off the GIL as much as possible.  The main thread only
+collects those small tables and compacts them now and then; Python objects
+per record appear once, at the end.
 """
 
 from __future__ import annotations

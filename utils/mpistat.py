@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from utils.buffers import keep_freed_memory, uninitialized_bytearray
 from utils.compression import GZIP_READ_ERRORS, open_gzip_reader
 from utils.errors import SnapshotError
 from utils.logs import Progress
@@ -371,9 +372,11 @@ def _empty_chunk() -> Chunk:
 def read_blocks(path: str, block_size: int = BLOCK_SIZE, *, fast: bool = True) -> Iterator[bytearray]:
     """Line-aligned blocks of decompressed text; a failed snapshot raises SnapshotError.
 
-    Each block is a fresh ``bytearray`` filled by ``readinto`` (no extra copy);
+    Each block is a fresh ``bytearray`` filled by ``readinto`` (no extra copy, and
+    not zeroed first: see :mod:`utils.buffers`);
     only the partial line at its end is carried over to the next block.
     """
+    keep_freed_memory()
     try:
         stream = open_gzip_reader(path, fast=fast)
     except OSError as exc:
@@ -382,7 +385,7 @@ def read_blocks(path: str, block_size: int = BLOCK_SIZE, *, fast: bool = True) -
     try:
         with stream:
             while True:
-                block = bytearray(len(carry) + block_size)
+                block = uninitialized_bytearray(len(carry) + block_size)
                 block[: len(carry)] = carry
                 count = stream.readinto(memoryview(block)[len(carry):])
                 if not count:

@@ -10,7 +10,8 @@ import pyarrow as pa
 import pytest
 
 from utils import b64paths
-from utils.b64paths import decode_paths, encoded_prefix
+from utils.b64paths import decode_path_spans, decode_paths, encoded_prefix
+from utils.byteviews import VIEW_SLACK
 
 ODD_FIELDS = [
     b"QQ==", b"QUI=", b"QUJD", b"QR==",  # padding, and non-canonical padding bits
@@ -47,10 +48,22 @@ def test_one_odd_field_among_good_ones(decoder: str, odd: bytes) -> None:
 
 def test_random_paths_round_trip(decoder: str) -> None:
     rng = random.Random(4)
-    paths = [bytes(rng.randrange(1, 256) for _ in range(rng.randrange(1, 90))) for _ in range(3000)]
+    paths = [bytes(rng.randrange(0, 256) for _ in range(rng.randrange(1, 90))) for _ in range(3000)]
+    paths[:3] = [b"ends in NUL\0", b"\0\0", b"\0"]  # spans, not trimming: NULs survive
     fields = [base64.b64encode(path) for path in paths]
     decoded, valid = decode_paths(pa.array(fields, type=pa.binary()))
     assert decoded.to_pylist() == paths and valid.all()
+
+
+def test_chunked_input_decodes_to_spans_of_one_buffer(decoder: str) -> None:
+    paths = [b"/lustre/a", b"/b", b"/lustre/scratch118/p/x.bam"]
+    encoded = pa.chunked_array([pa.array([base64.b64encode(p) for p in paths[:1]], pa.binary()),
+                                pa.array([], pa.binary()),
+                                pa.array([base64.b64encode(p) for p in paths[1:]], pa.binary())])
+    spans = decode_path_spans(encoded)
+    assert [bytes(spans.data[s:e]) for s, e in zip(spans.starts, spans.ends)] == paths
+    assert len(spans.data) >= int(spans.starts.max()) + VIEW_SLACK
+    assert spans.valid.all() and len(spans) == 3
 
 
 def test_sliced_input_and_empty(decoder: str) -> None:
