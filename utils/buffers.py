@@ -32,7 +32,7 @@ _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's maximum: larger requests are still mmapped
 _TRIM_THRESHOLD = 256 * 1024 * 1024
 _TOP_PAD = 64 * 1024 * 1024
-_tuned = False
+_tuned: bool | None = None  # None: not tried yet
 
 
 def uninitialized_bytearray(size: int) -> bytearray:
@@ -44,22 +44,29 @@ def uninitialized_bytearray(size: int) -> bytearray:
     return _BYTEARRAY_FROM_SIZE(None, size)
 
 
-def keep_freed_memory() -> None:
+def keep_freed_memory() -> bool:
     """Tune glibc's malloc for block-after-block allocation (once per process).
 
-    Without glibc (another C library) this does nothing.
+    Returns whether the settings are in effect; without glibc (another C
+    library) nothing changes.
     """
     global _tuned
-    if _tuned:
-        return
-    _tuned = True
+    if _tuned is None:
+        _tuned = _apply_mallopt()
+    return _tuned
+
+
+def _apply_mallopt() -> bool:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):
-        return
+        return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    applied = True
     for parameter, value in ((_M_MMAP_THRESHOLD, _MMAP_THRESHOLD),
                              (_M_TRIM_THRESHOLD, _TRIM_THRESHOLD), (_M_TOP_PAD, _TOP_PAD)):
         if not mallopt(parameter, value):
             log.debug("mallopt(%d, %d) refused", parameter, value)
+            applied = False
+    return applied

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import platform
+
+import pytest
+
 from utils.buffers import keep_freed_memory, uninitialized_bytearray
 
 
@@ -15,7 +19,7 @@ def test_uninitialized_bytearray_is_an_ordinary_resizable_bytearray() -> None:
     assert uninitialized_bytearray(0) == bytearray()
 
 
-def test_keep_freed_memory_can_be_called_again() -> None:
-    keep_freed_memory()
-    keep_freed_memory()
-    assert bytes(bytearray(1 << 22))[:3] == b"\0\0\0"  # allocation still works
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt tuning is glibc's")
+def test_glibc_accepts_the_allocator_settings_once() -> None:
+    assert keep_freed_memory() is True
+    assert keep_freed_memory() is True  # already applied: not tried again
