@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
-
-log = logging.getLogger(__name__)
 
 _BYTEARRAY_FROM_SIZE = ctypes.pythonapi.PyByteArray_FromStringAndSize
 _BYTEARRAY_FROM_SIZE.restype = ctypes.py_object
@@ -32,7 +29,7 @@ _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's maximum: larger requests are still mmapped
 _TRIM_THRESHOLD = 256 * 1024 * 1024
 _TOP_PAD = 64 * 1024 * 1024
-_tuned: bool | None = None  # None: not tried yet
+_tuned = False
 
 
 def uninitialized_bytearray(size: int) -> bytearray:
@@ -44,29 +41,21 @@ def uninitialized_bytearray(size: int) -> bytearray:
     return _BYTEARRAY_FROM_SIZE(None, size)
 
 
-def keep_freed_memory() -> bool:
+def keep_freed_memory() -> None:
     """Tune glibc's malloc for block-after-block allocation (once per process).
 
-    Returns whether the settings are in effect; without glibc (another C
-    library) nothing changes.
+    Without glibc (another C library) nothing changes.
     """
     global _tuned
-    if _tuned is None:
-        _tuned = _apply_mallopt()
-    return _tuned
-
-
-def _apply_mallopt() -> bool:
+    if _tuned:
+        return
+    _tuned = True
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):
-        return False
+        return
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    applied = True
     for parameter, value in ((_M_MMAP_THRESHOLD, _MMAP_THRESHOLD),
                              (_M_TRIM_THRESHOLD, _TRIM_THRESHOLD), (_M_TOP_PAD, _TOP_PAD)):
-        if not mallopt(parameter, value):
-            log.debug("mallopt(%d, %d) refused", parameter, value)
-            applied = False
-    return applied
+        mallopt(parameter, value)
