@@ -19,20 +19,22 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from utils.buffers import uninitialized_bytearray
 from utils.byteviews import VIEW_SLACK, binary_views
 
 _PAD = ord("=")
 _ZERO_DIGIT = ord("A")  # the base64 digit for six zero bits
+_ZERO_PAIR = _ZERO_DIGIT | _ZERO_DIGIT << 8
 # Decodes to VIEW_SLACK zero bytes after the last path, so views can be built in place.
 _SLACK_TEXT = b"A" * (VIEW_SLACK // 3 * 4)
 
 try:  # SIMD base64, several GB/s; binascii is the fallback
     from pybase64 import b64decode as _simd_b64decode
 
-    def _decode_whole(text: np.ndarray) -> bytes:
+    def _decode_whole(text: bytearray) -> bytes:
         return _simd_b64decode(memoryview(text), validate=True)
 except ImportError:  # pragma: no cover
-    def _decode_whole(text: np.ndarray) -> bytes:
+    def _decode_whole(text: bytearray) -> bytes:
         return binascii.a2b_base64(text, strict_mode=True)
 
 
@@ -75,37 +77,48 @@ def decode_paths(encoded: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndar
 
 def decode_path_spans(encoded: pa.Array | pa.ChunkedArray) -> PathSpans:
     """Decode a binary array (or chunked array) of base64 fields, in place where possible."""
-    chars, ends = _joined_text(encoded, tail=_SLACK_TEXT)
+    text, ends = _joined_text(encoded, tail=_SLACK_TEXT)
     count = len(ends)
     lengths = np.diff(ends, prepend=0)
     if count and not ((lengths % 4 == 0) & (lengths > 0)).all():
         return _decode_each(encoded)
-    last_pad = np.zeros(count, dtype=bool)
-    second_pad = np.zeros(count, dtype=bool)
-    if count:
-        last_pad = chars[ends - 1] == _PAD
-        second_pad = last_pad & (chars[ends - 2] == _PAD)
-        chars[ends[last_pad] - 1] = _ZERO_DIGIT
-        chars[ends[second_pad] - 2] = _ZERO_DIGIT
-    if (chars == _PAD).any():  # padding that is not at the end of its field
+    # Each field's last two characters, as one 16-bit word (the last one high).
+    pairs = _unaligned_pairs(text)
+    endings = pairs[ends - 2]
+    last_pad = (endings >> 8) == _PAD
+    second_pad = last_pad & ((endings & 0xFF) == _PAD)
+    padded = np.flatnonzero(last_pad)
+    pairs[ends[padded] - 2] = np.where(second_pad[padded], _ZERO_PAIR,
+                                       (endings[padded] & 0xFF) | (_ZERO_DIGIT << 8))
+    if b"=" in text:  # padding that is not at the end of its field
         return _decode_each(encoded)
     try:
-        raw = _decode_whole(chars)
+        raw = _decode_whole(text)
     except (binascii.Error, ValueError):  # a character outside the alphabet
         return _decode_each(encoded)
     data = np.frombuffer(raw, dtype=np.uint8)
     out_ends = ends // 4 * 3
     # Non-canonical padding leaves non-zero bits where zero bytes should be.
-    if data[out_ends[last_pad] - 1].any() or data[out_ends[second_pad] - 2].any():
+    pad_bytes = _unaligned_pairs(data)[out_ends[padded] - 2]
+    if (pad_bytes & np.where(second_pad[padded], 0xFFFF, 0xFF00)).any():
         return _decode_each(encoded)
     starts = out_ends - lengths // 4 * 3
     path_ends = out_ends - last_pad - second_pad
     return PathSpans(data, starts, path_ends, np.ones(count, dtype=bool))
 
 
-def _joined_text(encoded: pa.Array | pa.ChunkedArray, tail: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """All fields' text then ``tail`` in one new (writable) array, and where each field
-    ends in it.  NumPy copies without holding the GIL."""
+def _unaligned_pairs(buffer: bytes | bytearray | np.ndarray) -> np.ndarray:
+    """Element i is the little-endian 16-bit word of bytes i and i+1 (a strided view;
+    writable when the buffer is)."""
+    size = len(buffer)
+    return np.ndarray(shape=(max(size - 1, 0),), dtype="<u2", buffer=buffer, strides=(1,))
+
+
+def _joined_text(encoded: pa.Array | pa.ChunkedArray, tail: bytes) -> tuple[bytearray, np.ndarray]:
+    """All fields' text then ``tail`` in one new buffer, and where each field ends in it.
+
+    The bytes are copied by NumPy, which does not hold the GIL meanwhile.
+    """
     pieces = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
     texts: list[np.ndarray] = []
     ends: list[np.ndarray] = []
@@ -118,7 +131,12 @@ def _joined_text(encoded: pa.Array | pa.ChunkedArray, tail: bytes) -> tuple[np.n
         texts.append(np.frombuffer(piece.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]])
         ends.append(offsets[1:] - offsets[0] + total)
         total += int(offsets[-1] - offsets[0])
-    joined = np.concatenate(texts + [np.frombuffer(tail, dtype=np.uint8)])
+    joined = uninitialized_bytearray(total + len(tail))
+    view = np.frombuffer(joined, dtype=np.uint8)
+    position = 0
+    for text in texts + [np.frombuffer(tail, dtype=np.uint8)]:
+        view[position:position + len(text)] = text
+        position += len(text)
     return joined, (np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64))
 
 

@@ -83,26 +83,31 @@ class FileTypeMatcher:
         width = self.suffix_length - 1
         if width > _KEY_BYTES:
             return None
-        named = ends > starts
-        if (data[ends[named] - 1] == _NEWLINE).any():
+        starts = np.maximum(starts, ends - width)
+        keys = _packed_endings(data, starts, ends)
+        if keys is None:
             return None
-        return _packed_endings(data, np.maximum(starts, ends - width), ends)
+        lengths = ends - starts
+        last_bytes = (keys >> (np.maximum(lengths - 1, 0) * 8).astype(np.uint64)) & np.uint64(0xFF)
+        if ((last_bytes == _NEWLINE) & (lengths > 0)).any():
+            return None
+        return keys
 
     def _types_by_key(self, keys: np.ndarray) -> np.ndarray:
-        encoded = pc.dictionary_encode(pa.array(keys, type=pa.uint64()))
-        distinct = encoded.dictionary
+        """Types from the remembered keys; the regexes run for new keys only."""
         known_keys, known_types = self._known  # replaced whole, never changed in place
-        position = pc.index_in(distinct, value_set=known_keys)
-        new = position.is_null().to_numpy(zero_copy_only=False)
-        found = known_types[position.fill_null(0).to_numpy()] if len(known_types) else np.full(
-            len(distinct), NO_TYPE, dtype=np.int64)
-        if new.any():
-            new_keys = distinct.filter(pa.array(new))
+        position = pc.index_in(pa.array(keys, type=pa.uint64()), value_set=known_keys)
+        found = (known_types[position.fill_null(0).to_numpy()] if len(known_types)
+                 else np.full(len(keys), NO_TYPE, dtype=np.int64))
+        new = np.flatnonzero(position.is_null().to_numpy(zero_copy_only=False))
+        if len(new):
+            new_keys, where = np.unique(keys[new], return_inverse=True)
             endings = [key.to_bytes(_KEY_BYTES, "little").rstrip(b"\0")
-                       for key in new_keys.to_pylist()]
-            found[new] = self._match(pa.array(endings, type=pa.binary()))
-            self._remember(new_keys, found[new])
-        return found[encoded.indices.to_numpy()]
+                       for key in new_keys.tolist()]
+            new_types = self._match(pa.array(endings, type=pa.binary()))
+            found[new] = new_types[where]
+            self._remember(pa.array(new_keys, type=pa.uint64()), new_types)
+        return found
 
     def _remember(self, keys: pa.Array, types: np.ndarray) -> None:
         """Add newly matched keys (two threads may add the same key: harmless)."""
