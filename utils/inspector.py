@@ -41,6 +41,7 @@ _FILE = b"f"
 _SLASH = ord("/")
 _DIRECTORY = b"d"
 _COMPACT_EVERY = 32  # partial tables collected before they are summed together
+_SAMPLE_EVERY = 16  # every n-th row's path decides whether a chunk is decoded whole
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,25 +214,23 @@ class ChunkPartial:
 def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
     """Sum one chunk's inspected files and directories per (record, gid)."""
     is_file = pc.equal(chunk.type, _FILE)
-    wanted = pc.or_(is_file, pc.equal(chunk.type, _DIRECTORY))
+    entries = pc.or_(is_file, pc.equal(chunk.type, _DIRECTORY)).to_numpy(zero_copy_only=False)
     encoded = chunk.path_pieces
-    if plan.path_prefixes:
-        under = pc.starts_with(encoded, plan.path_prefixes[0].decode())
-        for prefix in plan.path_prefixes[1:]:
-            under = pc.or_(under, pc.starts_with(encoded, prefix.decode()))
-        wanted = pc.and_(wanted, under)
-    wanted_rows = wanted.to_numpy(zero_copy_only=False)
-    count = int(wanted_rows.sum())
-    if not count:
-        return ChunkPartial(None, None, 0)
-    if count * 2 > len(chunk):  # decoding everything is cheaper than copying most paths out
+    if _mostly_under_prefixes(encoded, plan):
+        # Most paths lie under a root: decode them all.  Paths outside every
+        # root are classified as not inspected, so no prefix test is needed.
         rows = np.arange(len(chunk))
         paths = decode_path_spans(encoded)
+        keep = entries.copy()
+        invalid = np.flatnonzero(entries & ~paths.valid)
+        undecodable = int(_under_prefixes(encoded.take(invalid), plan).sum()) if len(invalid) else 0
     else:
-        rows = np.flatnonzero(wanted_rows)
+        rows = np.flatnonzero(entries & _under_prefixes(encoded, plan))
+        if not len(rows):
+            return ChunkPartial(None, None, 0)
         paths = decode_path_spans(encoded.take(rows))
-    keep = wanted_rows[rows]
-    undecodable = int((keep & ~paths.valid).sum())
+        keep = np.ones(len(rows), dtype=bool)
+        undecodable = int((~paths.valid).sum())
     keep &= paths.valid
     data, starts, ends = paths.data, paths.starts, paths.ends
     absolute = (ends > starts) & (data[starts] == _SLASH)
@@ -254,6 +253,23 @@ def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
                         [(name, "sum") for name in sums] + [("mtime", "max"), ("dir_row", "max")])
     return ChunkPartial(_spread_sums(by_class, classes, sums), _spread_entries(by_class, classes),
                         undecodable)
+
+
+def _mostly_under_prefixes(encoded: pa.Array | pa.ChunkedArray, plan: InspectionPlan) -> bool:
+    """Whether most paths (judged on a sample of the first piece) start like a root's."""
+    first = encoded.chunk(0) if isinstance(encoded, pa.ChunkedArray) else encoded
+    sample = first.take(np.arange(0, len(first), _SAMPLE_EVERY))
+    return bool(_under_prefixes(sample, plan).sum() * 2 > len(sample))
+
+
+def _under_prefixes(encoded: pa.Array | pa.ChunkedArray, plan: InspectionPlan) -> np.ndarray:
+    """Row mask: the base64 path starts like a path under one of the roots."""
+    if not plan.path_prefixes:
+        return np.ones(len(encoded), dtype=bool)
+    found = np.zeros(len(encoded), dtype=bool)
+    for prefix in plan.path_prefixes:
+        found |= pc.starts_with(encoded, prefix.decode()).to_numpy(zero_copy_only=False)
+    return found
 
 
 def _regroup(table: pa.Table, keys: list[str], aggregations: list[tuple[str, str]]) -> pa.Table:

@@ -9,6 +9,7 @@ import pytest
 
 from tests.reference import inspect_reference, read_lines, usage_by_gid
 from utils.config import DEFAULT_FILETYPES
+from utils import inspector
 from utils.inspector import inspect_snapshot, plan_for_roots
 from utils.ldap import DirectorySnapshot
 from utils.mpistat import open_snapshot
@@ -37,8 +38,12 @@ def test_usage_matches_reference(snapshot: str) -> None:
     assert {gid: (g.used, g.last_mtime) for gid, g in found.items()} == expected
 
 
+@pytest.mark.parametrize("decode", ["whole chunks", "prefix-selected rows"])
 @pytest.mark.parametrize("depth", [0, 1, 2, 3])
-def test_inspector_matches_reference(snapshot: str, depth: int) -> None:
+def test_inspector_matches_reference(snapshot: str, depth: int, decode: str,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inspector, "_mostly_under_prefixes",
+                        lambda encoded, plan: decode == "whole chunks")
     opened = open_snapshot(snapshot)
     plan = plan_for_roots(ROOTS, depth, DEFAULT_FILETYPES, opened.time)
     records = inspect_snapshot(opened, "scratch118", plan, NO_NAMES)
