@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from utils.b64paths import decode_path_spans
 from utils.byteviews import binary_views, equal_ignoring_case, spans_of
-from utils.filetypes import FileTypeMatcher
+from utils.filetypes import NO_TYPE, FileTypeMatcher
 from utils.ldap import DirectorySnapshot
 from utils.mpistat import Chunk, ReadStats, Snapshot, map_chunks
 from utils.report_rows import days_since
@@ -248,11 +248,11 @@ def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
     filetype = plan.filetype_matcher.types_of(data, last_slash[inspected] + 1, ends[inspected])
     table = _row_values(chunk, rows[inspected], files[inspected], class_of_row[inspected],
                         filetype, plan)
-    sums = _sum_columns(len(plan.filetypes))
-    by_class = _regroup(table, ["class", "gid"],
-                        [(name, "sum") for name in sums] + [("mtime", "max"), ("dir_row", "max")])
-    return ChunkPartial(_spread_sums(by_class, classes, sums), _spread_entries(by_class, classes),
-                        undecodable)
+    by_class = _regroup(table, ["class", "gid", "filetype"],
+                        [("used", "sum"), ("files", "sum"), ("mtime", "max"), ("dir_row", "max")])
+    by_class = _with_type_columns(by_class, len(plan.filetypes))
+    return ChunkPartial(_spread_sums(by_class, classes, _sum_columns(len(plan.filetypes))),
+                        _spread_entries(by_class, classes), undecodable)
 
 
 def _mostly_under_prefixes(encoded: pa.Array | pa.ChunkedArray, plan: InspectionPlan) -> bool:
@@ -316,7 +316,7 @@ def _spread(class_ids: np.ndarray, members: list[tuple[int, ...]]) -> tuple[np.n
 
 def _row_values(chunk: Chunk, rows: np.ndarray, files: np.ndarray, classes: np.ndarray,
                 filetype: np.ndarray, plan: InspectionPlan) -> pa.Table:
-    """The per-row numbers that get summed."""
+    """The per-row numbers that get summed, with each row's file type (NO_TYPE: not a file)."""
     nlink = chunk.nlink[rows]
     counted = files & (nlink > 0)
     used = np.zeros(len(rows), dtype=np.uint64)
@@ -329,10 +329,19 @@ def _row_values(chunk: Chunk, rows: np.ndarray, files: np.ndarray, classes: np.n
         "files": files.astype(np.int64),
         "mtime": np.where(mtime <= plan.mtime_threshold, mtime.astype(np.int64), NO_MTIME),
         "dir_row": np.where(files, NO_ROW, rows.astype(np.int64)),
+        "filetype": np.where(files, filetype, NO_TYPE),
     }
-    for index in range(len(plan.filetypes)):
-        columns[f"type{index}"] = np.where(files & (filetype == index), used, np.uint64(0))
     return pa.table(columns)
+
+
+def _with_type_columns(by_type: pa.Table, type_count: int) -> pa.Table:
+    """Add type<i>: the group's used bytes where its file type is i (else 0)."""
+    filetype = by_type.column("filetype").to_numpy()
+    used = by_type.column("used").to_numpy()
+    for index in range(type_count):
+        by_type = by_type.append_column(f"type{index}",
+                                        pa.array(np.where(filetype == index, used, np.uint64(0))))
+    return by_type
 
 
 # ----------------------------------------------------------------- records
