@@ -24,6 +24,7 @@ from utils.regex_width import matching_suffix
 
 NO_TYPE = -1
 _KEY_BYTES = 8
+_CACHE_LIMIT = 1 << 16  # endings remembered per snapshot (the lookup table is rebuilt per chunk)
 _NEWLINE = ord("\n")
 _LOW_BYTES = np.uint64(0x0101010101010101)
 _HIGH_BITS = np.uint64(0x8080808080808080)
@@ -110,11 +111,14 @@ class FileTypeMatcher:
         return found
 
     def _remember(self, keys: pa.Array, types: np.ndarray) -> None:
-        """Add newly matched keys (two threads may add the same key: harmless)."""
+        """Add newly matched keys, up to _CACHE_LIMIT (two threads may add the same
+        key: harmless).  Past the limit, new endings are matched every time."""
         with self._lock:
             known_keys, known_types = self._known
-            self._known = (pa.concat_arrays([known_keys, keys]),
-                           np.concatenate([known_types, types]))
+            room = _CACHE_LIMIT - len(known_keys)
+            if room > 0:
+                self._known = (pa.concat_arrays([known_keys, keys[:room]]),
+                               np.concatenate([known_types, types[:room]]))
 
     def _match(self, values: pa.Array) -> np.ndarray:
         """Type index of each (distinct) value: a combined regex first, then type by type."""

@@ -257,7 +257,10 @@ def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
 
 def _mostly_under_prefixes(encoded: pa.Array | pa.ChunkedArray, plan: InspectionPlan) -> bool:
     """Whether most paths (judged on a sample of the first piece) start like a root's."""
-    first = encoded.chunk(0) if isinstance(encoded, pa.ChunkedArray) else encoded
+    pieces = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    first = next((piece for piece in pieces if len(piece)), None)
+    if first is None:
+        return False
     sample = first.take(np.arange(0, len(first), _SAMPLE_EVERY))
     return bool(_under_prefixes(sample, plan).sum() * 2 > len(sample))
 

@@ -10,6 +10,7 @@ import pytest
 
 from utils.byteviews import VIEW_SLACK
 from utils.config import DEFAULT_FILETYPES
+from utils import filetypes
 from utils.filetypes import NO_TYPE, FileTypeMatcher
 
 EXTENSIONS = ["bam", "BAM", "sam.gz", "cram", "Cram.GZ", "vcf", "vcf.gz", "gvcf.gz", "bcf",
@@ -53,6 +54,17 @@ def test_default_types_take_the_key_lane_and_match_re() -> None:
         assert matcher._ending_keys(data, starts, ends) is not None
         assert matcher.types_of(data, starts, ends).tolist() == reference(names, DEFAULT_FILETYPES)
     assert len(matcher._known[0]) > 0
+
+
+def test_the_remembered_endings_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(filetypes, "_CACHE_LIMIT", 10)
+    rng = random.Random(12)
+    matcher = FileTypeMatcher(DEFAULT_FILETYPES)
+    for _ in range(3):
+        names = random_names(rng, 500)
+        data, starts, ends = laid_out(names)
+        assert matcher.types_of(data, starts, ends).tolist() == reference(names, DEFAULT_FILETYPES)
+    assert len(matcher._known[0]) == len(matcher._known[1]) == 10
 
 
 @pytest.mark.parametrize("odd", [b"nul\0in.bam", b"x.bam\n"], ids=["nul", "final-newline"])
