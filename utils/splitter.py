@@ -43,6 +43,7 @@ NAME_MAX = 255  # bytes in one file name on Linux file systems
 MAX_OPEN_FILES = 64  # output files kept open at once (least recently used are closed)
 WRITE_BUFFER = 256 * 1024
 _DIRECTORY = b"d"
+_NEWLINE = 0x0A
 _GID_LIMIT = 1 << 64
 
 
@@ -236,27 +237,52 @@ def split_chunk(chunk: Chunk, plan: SplitPlan) -> ChunkSplit:
     starts_of_groups = np.concatenate(([0], bounds)).tolist()
     ends_of_groups = np.concatenate((bounds, [len(rows)])).tolist()
     is_dir = pc.equal(chunk.type, _DIRECTORY).to_numpy(zero_copy_only=False)
-    starts, ends = chunk.spans()
-    text = memoryview(chunk.block)
+    lines = _KeptLines(chunk)
     batches = []
     for start, end in zip(starts_of_groups, ends_of_groups):
         selected = rows[start:end]
-        data = _joined_lines(text, starts[selected], ends[selected])
+        data = lines.joined(selected)
         batches.append(GroupBatch(int(outputs[start]), plan.compress(data), end - start,
                                   int(np.count_nonzero(is_dir[selected]))))
     return ChunkSplit(batches, unusable_lines, undecodable)
 
 
-def _joined_lines(text: memoryview, starts: np.ndarray, ends: np.ndarray) -> bytes:
-    """The lines at these spans, each ending in a newline.
+class _KeptLines:
+    """A chunk's lines, joined for a selection of rows, each ending in a newline.
 
-    Lines that follow each other in the block are copied as one slice (with
-    the newlines between them): kept lines mostly come in long runs.
+    When the rows are the block's lines one after another (the fast lane's
+    chunks), the lines with their newlines are one Arrow binary array over the
+    block, and Arrow's take gathers a selection; otherwise the runs of
+    consecutive lines are copied as slices.  Neither holds the GIL while copying.
     """
-    breaks = np.flatnonzero(starts[1:] != ends[:-1] + 1) + 1
-    run_starts = starts[np.concatenate(([0], breaks))].tolist()
-    run_ends = ends[np.concatenate((breaks - 1, [len(ends) - 1]))].tolist()
-    return b"\n".join([text[a:b] for a, b in zip(run_starts, run_ends)]) + b"\n"
+
+    def __init__(self, chunk: Chunk) -> None:
+        self.text = np.frombuffer(chunk.block, dtype=np.uint8)
+        self.starts, self.ends = chunk.spans()
+        count = len(self.starts)
+        self.array: pa.Array | None = None
+        contiguous = bool((self.starts[1:] == self.ends[:-1] + 1).all())
+        if count and contiguous and self.ends[-1] < len(self.text):  # every line has its newline
+            offsets = np.append(self.starts, self.ends[-1] + 1).astype(np.int32)
+            self.array = pa.Array.from_buffers(pa.binary(), count, [
+                None, pa.py_buffer(offsets), pa.py_buffer(self.text)])
+
+    def joined(self, rows: np.ndarray) -> memoryview | np.ndarray:
+        if self.array is not None:
+            taken = self.array.take(rows)
+            offsets = np.frombuffer(taken.buffers()[1], dtype=np.int32, count=len(rows) + 1)
+            return memoryview(taken.buffers()[2])[offsets[0]:offsets[-1]]
+        return self._copied_runs(self.starts[rows], self.ends[rows])
+
+    def _copied_runs(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Runs of lines that follow each other in the block are copied as one slice."""
+        breaks = np.flatnonzero(starts[1:] != ends[:-1] + 1) + 1
+        run_starts = starts[np.concatenate(([0], breaks))].tolist()
+        run_ends = ends[np.concatenate((breaks - 1, [len(ends) - 1]))].tolist()
+        pieces = [self.text[start:end + 1] for start, end in zip(run_starts, run_ends)]
+        if run_ends[-1] == len(self.text):  # the block's last line has no newline of its own
+            pieces[-1] = np.append(pieces[-1], np.uint8(_NEWLINE))
+        return np.concatenate(pieces)
 
 
 # ------------------------------------------------------------------ output files

@@ -46,6 +46,8 @@ def test_whitespace_variants_are_well_formed(line: bytes) -> None:
     result = parse_block(line)
     assert (result.lines, result.malformed) == (1, 0)
     assert rows_of(line) == [GOOD_ROW]
+    block = GOOD + line + (b"" if line.endswith(b"\n") else b"\n") + GOOD[:-1]
+    assert parse_block(block).chunk.lines() == [GOOD[:-1], line.removesuffix(b"\n"), GOOD[:-1]]
 
 
 @pytest.mark.parametrize("line", [
