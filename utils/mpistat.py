@@ -305,7 +305,7 @@ def _parse_fast(block: bytes | bytearray, use_threads: bool) -> BlockResult:
 def _spans_from_fields(block: bytes | bytearray, offsets: list[list[np.ndarray]]) -> Spans:
     """Line spans of a fast-lane block from its fields' lengths (no pass over the text).
 
-    Each line is its 11 fields joined by single tabs; a ``\r`` before a line's
+    Each line is its 11 fields joined by single tabs; a ``\\r`` before a line's
     newline (which Arrow drops) is the one exception, handled by a search.
     """
     if b"\r" in block:
@@ -391,8 +391,9 @@ def read_blocks(path: str, block_size: int = BLOCK_SIZE, *, fast: bool = True) -
     """Line-aligned blocks of decompressed text; a failed snapshot raises SnapshotError.
 
     Each block is a fresh ``bytearray`` filled by ``readinto`` (no extra copy, and
-    not zeroed first: see :mod:`utils.buffers`);
-    only the partial line at its end is carried over to the next block.
+    not zeroed first: see :mod:`utils.buffers`); only the partial line at its
+    end is carried over to the next block.  Every block ends with a newline:
+    a file whose last line lacks one gets it added.
     """
     keep_freed_memory()
     try:
