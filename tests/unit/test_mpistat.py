@@ -140,6 +140,14 @@ def test_blocks_are_line_aligned_whatever_the_block_size(tmp_path) -> None:
         assert all(block.endswith(b"\n") for block in blocks)
 
 
+def test_a_last_line_without_newline_is_given_one(tmp_path) -> None:
+    lines = list(synthetic_lines("/m", SyntheticOptions(seed=8, lines=300)))
+    path = write_gz(str(tmp_path / "20250101_1.dat.gz"), b"".join(lines)[:-1])
+    for block_size in (100, 1 << 20):
+        blocks = list(mpistat.read_blocks(path, block_size))
+        assert b"".join(blocks) == b"".join(lines)
+
+
 def test_map_chunks_counts_and_logs(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
     options = SyntheticOptions(seed=9, lines=5000, malformed_fraction=0.02)
     path = str(tmp_path / "20250101_118.dat.gz")
