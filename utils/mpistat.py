@@ -62,6 +62,7 @@ T = TypeVar("T")
 _MIN_FAST_PIECE = 256 * 1024  # below this a refused piece goes to the exact lane
 _PIECES_PER_SPLIT = 8
 _NON_TAB_WHITESPACE = (b" ", b"\x0b", b"\x0c")
+_SPACE = 0x20
 _NEWLINE = 0x0A
 
 
@@ -274,8 +275,6 @@ def _parse_fast(block: bytes | bytearray, use_threads: bool) -> BlockResult:
     """
     if not block:
         return BlockResult(_empty_chunk(), 0, 0)
-    if any(char in block for char in _NON_TAB_WHITESPACE):
-        raise _Refused
     arrow_block = _ARROW_BLOCK if use_threads else _ARROW_SERIAL_BLOCK
     read_options = pa_csv.ReadOptions(column_names=FIELD_NAMES, use_threads=use_threads,
                                       block_size=arrow_block)
@@ -284,6 +283,8 @@ def _parse_fast(block: bytes | bytearray, use_threads: bool) -> BlockResult:
                                 parse_options=_PARSE_OPTIONS, convert_options=_CONVERT_OPTIONS)
     except pa.ArrowInvalid:
         raise _Refused from None
+    if _has_other_whitespace(block, table.num_rows):
+        raise _Refused
     for name in FIELD_NAMES:
         for array in table.column(name).chunks:
             if _has_empty(array):
@@ -300,6 +301,25 @@ def _parse_fast(block: bytes | bytearray, use_threads: bool) -> BlockResult:
     chunk = Chunk(**ints, texts=texts, block=block,
                   _spans=lambda: _spans_from_fields(block, lengths))
     return BlockResult(chunk, table.num_rows, 0)
+
+
+def _has_other_whitespace(block: bytes | bytearray, rows: int) -> bool:
+    """Whether Arrow's ``rows`` rows of 11 tab-separated fields may differ from
+    splitting the block's lines on whitespace.
+
+    They agree when the only whitespace is the tabs and the line ends.  Usually
+    that is settled by counting the bytes below 0x21 (NumPy, without the GIL):
+    then every such byte is a tab or a row end, and a row end must not be a
+    lone ``\r`` (Arrow ends a row there; whitespace splitting does not end a
+    line).  Other control bytes are fine inside fields, and ``\r\n`` line
+    ends are fine; spaces, vertical tabs, form feeds and lone ``\r`` are not.
+    """
+    low_bytes = int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) <= _SPACE))
+    newlines = rows if block.endswith(b"\n") else rows - 1
+    if low_bytes == rows * (len(FIELD_NAMES) - 1) + newlines:
+        return b"\r" in block
+    return (any(char in block for char in _NON_TAB_WHITESPACE)
+            or block.count(b"\r") != block.count(b"\r\n"))
 
 
 def _spans_from_fields(block: bytes | bytearray, offsets: list[list[np.ndarray]]) -> Spans:
