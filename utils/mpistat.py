@@ -9,8 +9,8 @@ Parsing has two lanes that give identical results:
 
 * the fast lane hands the block to Arrow's CSV tokenizer (tab-separated,
   unsigned 64-bit integers) — valid only when the block contains no
-  whitespace other than tabs and newlines, every row has 11 fields and every
-  numeric field converts;
+  whitespace other than tabs and line ends, every row has 11 fields and every
+  numeric field holds only digits;
 * the exact lane splits lines on runs of whitespace in Python.  A block the
   fast lane refuses is cut into smaller pieces that are retried, so a few odd
   lines only slow down a small piece of the file.
@@ -269,9 +269,9 @@ def _piece_offsets(block: bytes | bytearray) -> list[int]:
 def _parse_fast(block: bytes | bytearray, use_threads: bool) -> BlockResult:
     """Arrow's tokenizer, when its tab splitting provably equals whitespace splitting.
 
-    That holds when the block has no whitespace but tabs and line ends, every
-    row has 11 tab-separated fields and none of them is empty.  A lone ``\\r``
-    would end an Arrow row early, so it always leaves a row short and is refused.
+    That holds when the block has no whitespace but tabs and line ends (``\\n``
+    or ``\\r\\n``; Arrow would also end a row at a lone ``\\r``, which is
+    refused), every row has 11 tab-separated fields and none of them is empty.
     """
     if not block:
         return BlockResult(_empty_chunk(), 0, 0)
