@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import datetime as dt
+import functools
 import logging
 import os
 import re
@@ -283,7 +284,8 @@ def _parse_fast(block: bytes | bytearray, use_threads: bool) -> BlockResult:
                                 parse_options=_PARSE_OPTIONS, convert_options=_CONVERT_OPTIONS)
     except pa.ArrowInvalid:
         raise _Refused from None
-    if _has_other_whitespace(block, table.num_rows):
+    line_end = _line_ends(block, table.num_rows)
+    if line_end is None:
         raise _Refused
     for name in FIELD_NAMES:
         for array in table.column(name).chunks:
@@ -297,39 +299,43 @@ def _parse_fast(block: bytes | bytearray, use_threads: bool) -> BlockResult:
         raise _Refused from None
     texts = {name: table.column(name) for name in TEXT_COLUMNS}
 
-    lengths = [[_offsets(array) for array in table.column(name).chunks] for name in FIELD_NAMES]
-    chunk = Chunk(**ints, texts=texts, block=block,
-                  _spans=lambda: _spans_from_fields(block, lengths))
+    if line_end == b"\n":  # each line is its fields and tabs: spans without a search
+        lengths = [[_offsets(array) for array in table.column(name).chunks]
+                   for name in FIELD_NAMES]
+        spans = functools.partial(_spans_from_fields, lengths)
+    else:
+        spans = functools.partial(_line_spans, block)
+    chunk = Chunk(**ints, texts=texts, block=block, _spans=spans)
     return BlockResult(chunk, table.num_rows, 0)
 
 
-def _has_other_whitespace(block: bytes | bytearray, rows: int) -> bool:
-    """Whether Arrow's ``rows`` rows of 11 tab-separated fields may differ from
-    splitting the block's lines on whitespace.
+def _line_ends(block: bytes | bytearray, rows: int) -> bytes | None:
+    """How the lines of a block Arrow read as ``rows`` rows of 11 tab-separated
+    fields end: ``b"\\n"``, ``b"\\r\\n"`` (some lines end so), or None when
+    splitting on whitespace would give other fields than Arrow's tabs.
 
     They agree when the only whitespace is the tabs and the line ends.  Usually
     that is settled by counting the bytes below 0x21 (NumPy, without the GIL):
     then every such byte is a tab or a row end, and a row end must not be a
-    lone ``\r`` (Arrow ends a row there; whitespace splitting does not end a
-    line).  Other control bytes are fine inside fields, and ``\r\n`` line
-    ends are fine; spaces, vertical tabs, form feeds and lone ``\r`` are not.
+    lone ``\\r`` (Arrow ends a row there; whitespace splitting does not end a
+    line).  Other control bytes are fine inside fields, and so are ``\\r\\n``
+    line ends; spaces, vertical tabs, form feeds and lone ``\\r`` are not.
     """
     low_bytes = int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) <= _SPACE))
     newlines = rows if block.endswith(b"\n") else rows - 1
     if low_bytes == rows * (len(FIELD_NAMES) - 1) + newlines:
-        return b"\r" in block
-    return (any(char in block for char in _NON_TAB_WHITESPACE)
-            or block.count(b"\r") != block.count(b"\r\n"))
+        return None if b"\r" in block else b"\n"
+    if any(char in block for char in _NON_TAB_WHITESPACE):
+        return None
+    returns = block.count(b"\r")
+    if returns != block.count(b"\r\n"):
+        return None
+    return b"\r\n" if returns else b"\n"
 
 
-def _spans_from_fields(block: bytes | bytearray, offsets: list[list[np.ndarray]]) -> Spans:
-    """Line spans of a fast-lane block from its fields' lengths (no pass over the text).
-
-    Each line is its 11 fields joined by single tabs; a ``\\r`` before a line's
-    newline (which Arrow drops) is the one exception, handled by a search.
-    """
-    if b"\r" in block:
-        return _line_spans(block)
+def _spans_from_fields(offsets: list[list[np.ndarray]]) -> Spans:
+    """Line spans of a block whose lines are their 11 fields joined by single tabs
+    and ended by ``\\n``, from the fields' offsets (no pass over the text)."""
     widths = np.full(sum(len(piece) - 1 for piece in offsets[0]), len(FIELD_NAMES) - 1,
                      dtype=np.int64)
     for pieces in offsets:
