@@ -223,12 +223,12 @@ def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
         paths = decode_path_spans(encoded)
         keep = entries.copy()
         invalid = np.flatnonzero(entries & ~paths.valid)
-        undecodable = int(_under_prefixes(encoded.take(invalid), plan).sum()) if len(invalid) else 0
+        undecodable = int(_under_prefixes(chunk.take_paths(invalid), plan).sum())
     else:
         rows = np.flatnonzero(entries & _under_prefixes(encoded, plan))
         if not len(rows):
             return ChunkPartial(None, None, 0)
-        paths = decode_path_spans(encoded.take(rows))
+        paths = decode_path_spans(chunk.take_paths(rows))
         keep = np.ones(len(rows), dtype=bool)
         undecodable = int((~paths.valid).sum())
     keep &= paths.valid

@@ -172,6 +172,11 @@ class Chunk:
         """The base64 path fields as parsed (possibly several pieces: no copy)."""
         return self.texts["path"]
 
+    def take_paths(self, rows: np.ndarray) -> pa.Array:
+        """The base64 path fields of ``rows`` (ascending), taken piece by piece
+        (combining the pieces first would copy every path)."""
+        return take_rows(self.texts["path"], rows)
+
     @property
     def type(self) -> pa.Array:
         """The object type fields (``f``, ``d``, …)."""
@@ -206,6 +211,19 @@ class Chunk:
                                         type=pa.binary())
                  for name in TEXT_COLUMNS}
         return Chunk(**ints, texts=texts, block=block, _spans=spans)
+
+
+def take_rows(array: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    """``array.take(rows)`` for ascending ``rows``, without combining a chunked array."""
+    if isinstance(array, pa.Array):
+        return array.take(rows)
+    taken = []
+    bounds = np.cumsum([0] + [len(piece) for piece in array.chunks])
+    cuts = np.searchsorted(rows, bounds)
+    for piece, offset, first, last in zip(array.chunks, bounds, cuts, cuts[1:]):
+        if last > first:
+            taken.append(piece.take(rows[first:last] - offset))
+    return pa.concat_arrays(taken) if taken else pa.array([], type=array.type)
 
 
 def _pieces(array: pa.Array | pa.ChunkedArray) -> list[pa.Array]:

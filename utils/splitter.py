@@ -184,7 +184,7 @@ def select_rows(chunk: Chunk, plan: SplitPlan) -> tuple[np.ndarray, int]:
     candidates = np.flatnonzero(np.isin(chunk.gid, plan.prefix_gids))
     if not len(candidates):
         return keep, 0
-    paths = chunk.path.take(candidates)
+    paths = chunk.take_paths(candidates)
     if plan.encoded_prefixes:
         passing = np.flatnonzero(_any_starts_with(paths, plan.encoded_prefixes))
         candidates, paths = candidates[passing], paths.take(passing)

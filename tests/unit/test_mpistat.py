@@ -8,6 +8,8 @@ import logging
 import os
 import random
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from tests.reference import parse_line, read_lines
@@ -220,3 +222,13 @@ def test_snapshot_names_and_discovery(tmp_path) -> None:
                                       dt.date(2025, 3, 9), 1741500000.0)
     assert mpistat.newest_snapshot(str(tmp_path), 118, today, 1) is None
     assert mpistat.newest_snapshot(str(tmp_path), 120, today, 10) is None
+
+
+def test_take_rows_from_pieces_equals_take_from_the_whole() -> None:
+    pieces = [pa.array([b"a", b"b"], pa.binary()), pa.array([], pa.binary()),
+              pa.array([b"c", b"d", b"e"], pa.binary())]
+    chunked = pa.chunked_array(pieces, type=pa.binary())
+    for rows in ([], [0], [1, 2, 4], [0, 1, 2, 3, 4], [3]):
+        taken = mpistat.take_rows(chunked, np.array(rows, dtype=np.int64))
+        assert taken.to_pylist() == [b"abcde"[i:i + 1] for i in rows]
+    assert mpistat.take_rows(pieces[0], np.array([1])).to_pylist() == [b"b"]
