@@ -45,7 +45,7 @@ def chunk_usage(chunk: Chunk, snapshot_time: float) -> pa.Table:
     dated = chunk.mtime <= threshold
     mtime = np.where(dated, chunk.mtime.astype(np.int64), NO_MTIME)
     table = pa.table({"gid": chunk.gid, "used": used, "mtime": mtime})
-    return table.group_by("gid").aggregate([("used", "sum"), ("mtime", "max")])
+    return table.group_by("gid", use_threads=False).aggregate([("used", "sum"), ("mtime", "max")])
 
 
 def aggregate_usage(snapshot: Snapshot, stats: ReadStats | None = None) -> dict[int, GroupUsage]:
