@@ -14,7 +14,7 @@ from utils.b64paths import decode_path_spans, decode_paths, encoded_prefix
 from utils.byteviews import VIEW_SLACK
 
 ODD_FIELDS = [
-    b"QQ==", b"QUI=", b"QUJD", b"QR==",  # padding, and non-canonical padding bits
+    b"QQ==", b"QUI=", b"QUJD", b"QR==", b"QUJ=",  # padding, and non-canonical padding bits
     b"Q===", b"QQ=", b"QQ", b"Q", b"QQ==QUJD", b"QU=D", b"=QUJ",  # invalid
     b"not*base64", b"L2E=", b"////", b"+/+/", b"QUJDRA==",
 ]
