@@ -268,6 +268,7 @@ class _KeptLines:
                 None, pa.py_buffer(offsets), pa.py_buffer(self.text)])
 
     def joined(self, rows: np.ndarray) -> memoryview | np.ndarray:
+        """The lines of ``rows`` (ascending) with their newlines, as one buffer."""
         if self.array is not None:
             taken = self.array.take(rows)
             offsets = np.frombuffer(taken.buffers()[1], dtype=np.int32, count=len(rows) + 1)
