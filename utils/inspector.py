@@ -41,7 +41,7 @@ _FILE = b"f"
 _SLASH = ord("/")
 _DIRECTORY = b"d"
 _COMPACT_EVERY = 32  # partial tables collected before they are summed together
-_SAMPLE_EVERY = 16  # every n-th row's path decides whether a chunk is decoded whole
+_SAMPLE_EVERY = 64  # every n-th row's path decides whether a chunk is decoded whole
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,10 +105,10 @@ class InspectionPlan:
     def record_sets(self, directories: pa.Array) -> tuple[list[RecordSet], np.ndarray]:
         """The distinct RecordSets of these (distinct) directories, and each one's index.
 
-        The index is -1 where nothing is inspected.  Keys are cut out of the
-        paths by Arrow list kernels, one root at a time; only distinct keys
-        (and the rare directory under several roots, or with a non-canonical
-        path) are handled in Python.
+        The index is -1 where nothing is inspected.  Keys are cut at slash
+        positions, one root at a time; only distinct keys (and the rare
+        directory under several roots, or with a non-canonical path) are
+        handled in Python.
         """
         sets: list[RecordSet] = []
         positions: dict[int, int] = {}  # id(RecordSet) -> index in sets
@@ -127,11 +127,9 @@ class InspectionPlan:
             mask = pc.match_substring_regex(directories, matcher.pattern)
             matches.append(mask.to_numpy(zero_copy_only=False))
             claimed += matches[-1]
-        odd = claimed > 1
-        odd |= (pc.match_substring(directories, "//").to_numpy(zero_copy_only=False)
-                | pc.ends_with(directories, "/").to_numpy(zero_copy_only=False)) & (claimed > 0)
         data, starts, ends = spans_of(directories)
         slashes = np.flatnonzero(data == _SLASH)
+        odd = (claimed > 1) | (_non_canonical(data, slashes, starts, ends) & (claimed > 0))
         for matcher, mask in zip(self._matchers, matches):
             rows = np.flatnonzero(mask & ~odd)
             if len(rows):
@@ -196,6 +194,20 @@ class InspectionPlan:
         ids = [tuple(self.registry.record_id(b"/".join(path)) for path in paths)
                for paths in (found.records, found.exact)]
         return RecordSet(*ids)
+
+
+def _non_canonical(data: np.ndarray, slashes: np.ndarray, starts: np.ndarray,
+                   ends: np.ndarray) -> np.ndarray:
+    """Which values ``data[starts[i]:ends[i]]`` (laid out one after another) hold
+    ``//`` or end in ``/``; ``slashes`` are the positions of every ``/``."""
+    first = slashes[:-1][np.diff(slashes) == 1]  # the first slash of each "//"
+    value = np.searchsorted(ends, first, side="right")  # the value each lies in
+    doubled = np.zeros(len(starts), dtype=bool)
+    inside = value < len(ends)
+    inside[inside] = first[inside] + 1 < ends[value[inside]]
+    doubled[value[inside]] = True
+    trailing = (ends > starts) & (data[np.maximum(ends - 1, 0)] == _SLASH)
+    return doubled | trailing
 
 
 def _sum_columns(type_count: int) -> list[str]:
