@@ -481,14 +481,16 @@ class ReadStats:
 
 
 def map_chunks(path: str, func: Callable[[Chunk], T], *, threads: int = PARSE_THREADS,
-               label: str | None = None, stats: ReadStats | None = None) -> Iterator[T]:
+               label: str | None = None, stats: ReadStats | None = None,
+               block_size: int = BLOCK_SIZE) -> Iterator[T]:
     """``func`` applied to each chunk of the snapshot at ``path``, results in file order.
 
     Decompression runs in its own thread; parsing and ``func`` run on a pool of
     ``threads`` threads (Arrow and NumPy release the GIL), with a bounded
     number of blocks in flight so memory stays flat whatever the file size.
     Logs progress, and at the end the ``skipped N malformed lines of M in
-    FILE`` line.  Pass ``stats`` to get the counts back.
+    FILE`` line.  Pass ``stats`` to get the counts back; ``block_size`` is the
+    decompressed size of each block read.
     """
     stats = stats if stats is not None else ReadStats(path)
     progress = Progress(log, label or f"reading {path}")
@@ -508,7 +510,7 @@ def map_chunks(path: str, func: Callable[[Chunk], T], *, threads: int = PARSE_TH
 
     with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="parse") as pool:
         try:
-            for block in read_blocks(path):
+            for block in read_blocks(path, block_size):
                 in_flight.append(pool.submit(work, block))
                 while len(in_flight) > threads + 1:
                     yield finished()
