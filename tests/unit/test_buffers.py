@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.buffers import keep_freed_memory, uninitialized_bytearray
+from utils.buffers import uninitialized_bytearray
 
 
 def test_uninitialized_bytearray_is_an_ordinary_resizable_bytearray() -> None:
