@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from utils.buffers import uninitialized_bytearray
-from utils.byteviews import VIEW_SLACK, binary_views
+from utils.byteviews import VIEW_SLACK, binary_views, pieces_of, unaligned_view, value_offsets
 
 _PAD = ord("=")
 _ZERO_DIGIT = ord("A")  # the base64 digit for six zero bits
@@ -83,7 +83,7 @@ def decode_path_spans(encoded: pa.Array | pa.ChunkedArray) -> PathSpans:
     if count and not ((lengths % 4 == 0) & (lengths > 0)).all():
         return _decode_each(encoded)
     # Each field's last two characters, as one 16-bit word (the last one high).
-    pairs = _unaligned_pairs(text)
+    pairs = unaligned_view(text, "<u2")
     endings = pairs[ends - 2]
     last_pad = (endings >> 8) == _PAD
     second_pad = last_pad & ((endings & 0xFF) == _PAD)
@@ -105,27 +105,18 @@ def decode_path_spans(encoded: pa.Array | pa.ChunkedArray) -> PathSpans:
     return PathSpans(data, starts, path_ends, np.ones(count, dtype=bool))
 
 
-def _unaligned_pairs(buffer: bytes | bytearray | np.ndarray) -> np.ndarray:
-    """Element i is the little-endian 16-bit word of bytes i and i+1 (a strided view;
-    writable when the buffer is)."""
-    size = len(buffer)
-    return np.ndarray(shape=(max(size - 1, 0),), dtype="<u2", buffer=buffer, strides=(1,))
-
-
 def _joined_text(encoded: pa.Array | pa.ChunkedArray, tail: bytes) -> tuple[bytearray, np.ndarray]:
     """All fields' text then ``tail`` in one new buffer, and where each field ends in it.
 
     The bytes are copied by NumPy, which does not hold the GIL meanwhile.
     """
-    pieces = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
     texts: list[np.ndarray] = []
     ends: list[np.ndarray] = []
     total = 0
-    for piece in pieces:
+    for piece in pieces_of(encoded):
         if not len(piece):
             continue
-        offsets = np.frombuffer(piece.buffers()[1], dtype=np.int32, count=len(piece) + 1,
-                                offset=piece.offset * 4).astype(np.int64)
+        offsets = value_offsets(piece).astype(np.int64)
         texts.append(np.frombuffer(piece.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]])
         ends.append(offsets[1:] - offsets[0] + total)
         total += int(offsets[-1] - offsets[0])

@@ -1,4 +1,5 @@
-"""Arrow ``binary_view`` arrays over byte spans of one buffer, built without copying.
+"""Arrow ``binary_view`` arrays over byte spans of one buffer, built without copying,
+and the small byte-level helpers the passes share for Arrow binary arrays.
 
 A view array describes each value by its length and where it lies, so values
 that are pieces of a larger buffer (a path's directory, a file name's
@@ -10,8 +11,11 @@ bytes, a buffer index and an offset.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 INLINE_LIMIT = 12  # values up to this length are stored inside the view
 VIEW_SLACK = INLINE_LIMIT  # readable bytes the buffer must have after its last value
@@ -30,7 +34,7 @@ def binary_views(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.A
     if count and int(starts.max()) + VIEW_SLACK > len(data):
         raise ValueError("binary_views: the buffer lacks slack after its last value")
     sizes = (ends - starts).astype(np.int32)
-    words = _unaligned_words(data)
+    words = unaligned_view(data, "<u4")
     views = np.empty((count, 4), dtype=np.uint32)
     views[:, 0] = sizes.view(np.uint32)
     views[:, 1] = words[starts] & _KEEP_BYTES[np.clip(sizes, 0, 4)]  # inline bytes or prefix
@@ -46,15 +50,36 @@ def binary_views(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.A
                                  [None, pa.py_buffer(views), pa.py_buffer(data)])
 
 
-def _unaligned_words(data: np.ndarray) -> np.ndarray:
-    """Element i is the little-endian 32-bit word of ``data[i:i+4]`` (a strided view)."""
-    return np.ndarray(shape=(max(len(data) - 3, 0),), dtype="<u4", buffer=data, strides=(1,))
+def unaligned_view(buffer: bytes | bytearray | np.ndarray, dtype: str) -> np.ndarray:
+    """Element i is the word of ``dtype`` (e.g. ``"<u4"``) made of bytes i, i+1, …
+    of ``buffer``: a strided view, writable when the buffer is."""
+    width = np.dtype(dtype).itemsize
+    return np.ndarray(shape=(max(len(buffer) - width + 1, 0),), dtype=dtype, buffer=buffer,
+                      strides=(1,))
+
+
+def value_offsets(array: pa.Array) -> np.ndarray:
+    """The int32 offsets of a binary/string array's values (a view, ``len + 1`` long)."""
+    return np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1,
+                         offset=array.offset * 4)
+
+
+def pieces_of(array: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    """The arrays a (possibly chunked) array is made of."""
+    return array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+
+
+def starts_with_any(values: pa.Array | pa.ChunkedArray, prefixes: Iterable[str]) -> np.ndarray:
+    """Row mask: the value starts with at least one of ``prefixes`` (bytewise)."""
+    found = np.zeros(len(values), dtype=bool)
+    for prefix in prefixes:
+        found |= pc.starts_with(values, prefix).to_numpy(zero_copy_only=False)
+    return found
 
 
 def spans_of(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(data, starts, ends) of a binary array's values, ``data`` copied with VIEW_SLACK."""
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1,
-                            offset=array.offset * 4).astype(np.int64)
+    offsets = value_offsets(array).astype(np.int64)
     values = array.buffers()[2]
     text = b"" if values is None else memoryview(values)[offsets[0]:offsets[-1]]
     data = np.frombuffer(bytes(text) + bytes(VIEW_SLACK), dtype=np.uint8)

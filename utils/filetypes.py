@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utils.byteviews import binary_views
+from utils.byteviews import binary_views, unaligned_view
 from utils.errors import ConfigError
 from utils.regex_width import matching_suffix
 
@@ -144,9 +144,7 @@ def _packed_endings(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> n
         return np.zeros(0, dtype=np.uint64)
     if int(lengths.max()) > _KEY_BYTES or int((ends - _KEY_BYTES).min()) < 0:
         return None
-    words = np.ndarray(shape=(len(data) - _KEY_BYTES + 1,), dtype="<u8", buffer=data,
-                       strides=(1,))
-    windows = words[ends - _KEY_BYTES]  # the 8 bytes that end where the value ends
+    windows = unaligned_view(data, "<u8")[ends - _KEY_BYTES]  # the 8 bytes that end where the value ends
     unused = (_KEY_BYTES - lengths).astype(np.uint64) * np.uint64(8)
     keys = np.where(lengths > 0, windows >> np.minimum(unused, np.uint64(63)), np.uint64(0))
     # A NUL among a key's own bytes would make it ambiguous: fill the unused

@@ -26,7 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from utils.b64paths import decode_path_spans
-from utils.byteviews import binary_views, equal_ignoring_case, spans_of
+from utils.byteviews import (binary_views, equal_ignoring_case, pieces_of, spans_of,
+                             starts_with_any)
 from utils.filetypes import NO_TYPE, FileTypeMatcher
 from utils.ldap import DirectorySnapshot
 from utils.mpistat import Chunk, ReadStats, Snapshot, map_chunks
@@ -269,8 +270,7 @@ def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
 
 def _mostly_under_prefixes(encoded: pa.Array | pa.ChunkedArray, plan: InspectionPlan) -> bool:
     """Whether most paths (judged on a sample of the first piece) start like a root's."""
-    pieces = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-    first = next((piece for piece in pieces if len(piece)), None)
+    first = next((piece for piece in pieces_of(encoded) if len(piece)), None)
     if first is None:
         return False
     sample = first.take(np.arange(0, len(first), _SAMPLE_EVERY))
@@ -281,10 +281,7 @@ def _under_prefixes(encoded: pa.Array | pa.ChunkedArray, plan: InspectionPlan) -
     """Row mask: the base64 path starts like a path under one of the roots."""
     if not plan.path_prefixes:
         return np.ones(len(encoded), dtype=bool)
-    found = np.zeros(len(encoded), dtype=bool)
-    for prefix in plan.path_prefixes:
-        found |= pc.starts_with(encoded, prefix.decode()).to_numpy(zero_copy_only=False)
-    return found
+    return starts_with_any(encoded, (prefix.decode() for prefix in plan.path_prefixes))
 
 
 def _regroup(table: pa.Table, keys: list[str], aggregations: list[tuple[str, str]]) -> pa.Table:

@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from utils.buffers import keep_freed_memory, uninitialized_bytearray
+from utils.byteviews import pieces_of, value_offsets
 from utils.compression import GZIP_READ_ERRORS, open_gzip_reader
 from utils.errors import SnapshotError
 from utils.logs import Progress
@@ -207,7 +208,7 @@ class Chunk:
                     np.concatenate([e + offset for (_, e), offset in zip(pieces, offsets)]))
 
         ints = {name: np.concatenate([getattr(c, name) for c in chunks]) for name in INT_COLUMNS}
-        texts = {name: pa.chunked_array([piece for c in chunks for piece in _pieces(c.texts[name])],
+        texts = {name: pa.chunked_array([piece for c in chunks for piece in pieces_of(c.texts[name])],
                                         type=pa.binary())
                  for name in TEXT_COLUMNS}
         return Chunk(**ints, texts=texts, block=block, _spans=spans)
@@ -224,10 +225,6 @@ def take_rows(array: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
         if last > first:
             taken.append(piece.take(rows[first:last] - offset))
     return pa.concat_arrays(taken) if taken else pa.array([], type=array.type)
-
-
-def _pieces(array: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
-    return array.chunks if isinstance(array, pa.ChunkedArray) else [array]
 
 
 @dataclass
@@ -318,7 +315,7 @@ def _parse_fast(block: bytes | bytearray, use_threads: bool) -> BlockResult:
     texts = {name: table.column(name) for name in TEXT_COLUMNS}
 
     if line_end == b"\n":  # each line is its fields and tabs: spans without a search
-        lengths = [[_offsets(array) for array in table.column(name).chunks]
+        lengths = [[value_offsets(array) for array in table.column(name).chunks]
                    for name in FIELD_NAMES]
         spans = functools.partial(_spans_from_fields, lengths)
     else:
@@ -373,20 +370,15 @@ def _line_spans(block: bytes | bytearray) -> Spans:
     return starts, ends
 
 
-def _offsets(array: pa.Array) -> np.ndarray:
-    return np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1,
-                         offset=array.offset * 4)
-
-
 def _has_empty(array: pa.Array) -> bool:
     """Whether any value of a string/binary array is empty."""
-    offsets = _offsets(array)
+    offsets = value_offsets(array)
     return bool((offsets[1:] == offsets[:-1]).any())
 
 
 def _all_digits(array: pa.Array) -> bool:
     """Whether every byte of every value is an ASCII decimal digit."""
-    offsets = _offsets(array)
+    offsets = value_offsets(array)
     data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
     return not len(data) or (int(data.min()) >= 0x30 and int(data.max()) <= 0x39)
 

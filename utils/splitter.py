@@ -23,13 +23,14 @@ import gzip
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Iterable, Mapping, Sequence
+from typing import BinaryIO, Callable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from utils.b64paths import decode_paths, encoded_prefix
+from utils.byteviews import starts_with_any, value_offsets
 from utils.compression import HAVE_ISAL, igzip, isal_zlib
 from utils.config import Config, SplitterConfig
 from utils.errors import LurgeError
@@ -172,14 +173,6 @@ def make_plan(directory: DirectorySnapshot, settings: SplitterConfig, *, by_gid:
 
 # ------------------------------------------------------------------ one chunk
 
-def _any_starts_with(values: pa.Array, prefixes: Iterable[str]) -> np.ndarray:
-    """Row mask: the value starts with at least one of ``prefixes`` (bytewise)."""
-    found = np.zeros(len(values), dtype=bool)
-    for prefix in prefixes:
-        found |= pc.starts_with(values, prefix).to_numpy(zero_copy_only=False)
-    return found
-
-
 def select_rows(chunk: Chunk, plan: SplitPlan) -> tuple[np.ndarray, int]:
     """(mask of the chunk's kept rows, candidates whose path is not valid base64)."""
     keep = np.isin(chunk.gid, plan.humgen_gids)
@@ -190,12 +183,12 @@ def select_rows(chunk: Chunk, plan: SplitPlan) -> tuple[np.ndarray, int]:
         return keep, 0
     paths = chunk.take_paths(candidates)
     if plan.encoded_prefixes:
-        passing = np.flatnonzero(_any_starts_with(paths, plan.encoded_prefixes))
+        passing = np.flatnonzero(starts_with_any(paths, plan.encoded_prefixes))
         candidates, paths = candidates[passing], paths.take(passing)
         if not len(candidates):
             return keep, 0
     decoded, valid = decode_paths(paths)
-    matched = _any_starts_with(decoded, plan.special_prefixes) & valid
+    matched = starts_with_any(decoded, plan.special_prefixes) & valid
     keep[candidates[matched]] = True
     return keep, int(len(valid) - np.count_nonzero(valid))
 
@@ -275,7 +268,7 @@ class _KeptLines:
         """The lines of ``rows`` (ascending) with their newlines, as one buffer."""
         if self.array is not None:
             taken = self.array.take(rows)
-            offsets = np.frombuffer(taken.buffers()[1], dtype=np.int32, count=len(rows) + 1)
+            offsets = value_offsets(taken)
             return memoryview(taken.buffers()[2])[offsets[0]:offsets[-1]]
         return self._copied_runs(self.starts[rows], self.ends[rows])
 
