@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from utils.cli import EXIT_OK, add_common_arguments, run_script
-from utils.config import load_config
-from utils.ldap import load_directory
-from utils.split_run import check_upload_config, run_splitter
-from utils.splitter import choose_snapshots
+from utils.common.cli import EXIT_OK, add_common_arguments, run_script
+from utils.common.config import load_config
+from utils.directory.ldap import load_directory
+from utils.splitter.run import check_upload_config, run_splitter
+from utils.splitter.split import choose_snapshots
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,7 +29,7 @@ set -euo pipefail
 
 lurge_here=${BASH_SOURCE[0]%/*}
 if [[ $lurge_here == "${BASH_SOURCE[0]}" ]]; then lurge_here=.; fi
-# shellcheck source=utils/lsf.sh
-source "$lurge_here/utils/lsf.sh"
+# shellcheck source=utils/common/lsf.sh
+source "$lurge_here/utils/common/lsf.sh"
 
 lurge_submit lurge-splitter 8000 2 group_splitter.py

@@ -10,10 +10,10 @@ import argparse
 import datetime as dt
 import sys
 
-from utils.cli import EXIT_OK, add_common_arguments, run_script
-from utils.config import load_config
-from utils.locking import run_lock
-from utils.manager import MODES, choose_set, describe_plan, run_stages
+from utils.common.cli import EXIT_OK, add_common_arguments, run_script
+from utils.common.config import load_config
+from utils.common.locking import run_lock
+from utils.manager.stages import MODES, choose_set, describe_plan, run_stages
 
 
 def parse_compact_date(text: str) -> dt.date:

@@ -15,13 +15,13 @@ import argparse
 import datetime as dt
 import sys
 
-from utils.cli import EXIT_OK, add_common_arguments, run_script
-from utils.config import Config, load_config
-from utils.errors import UsageError
-from utils.inspector_output import render_table, render_tsv
-from utils.inspector_run import (InspectTask, check_database, configured_tasks, load_records,
+from utils.common.cli import EXIT_OK, add_common_arguments, run_script
+from utils.common.config import Config, load_config
+from utils.common.errors import UsageError
+from utils.inspector.output import render_table, render_tsv
+from utils.inspector.run import (InspectTask, check_database, configured_tasks, load_records,
                                  refuse_tosql_with_path, resolve_path, run_tasks, snapshot_for)
-from utils.ldap import load_directory
+from utils.directory.ldap import load_directory
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,12 +16,12 @@ import datetime as dt
 import os
 import sys
 
-from utils.cli import EXIT_OK, add_common_arguments, run_script
-from utils.config import load_config
-from utils.errors import UsageError
-from utils.locking import run_lock
-from utils.mpistat import parse_snapshot_filename
-from utils.report_run import run_report
+from utils.common.cli import EXIT_OK, add_common_arguments, run_script
+from utils.common.config import load_config
+from utils.common.errors import UsageError
+from utils.common.locking import run_lock
+from utils.snapshots.discovery import parse_snapshot_filename
+from utils.report.run import run_report
 
 
 def parse_date(text: str) -> dt.date:

@@ -20,13 +20,13 @@ from typing import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from utils.compression import open_gzip_reader  # noqa: E402
-from utils.config import DEFAULT_FILETYPES, DEFAULT_SPECIAL_PREFIXES, SplitterConfig  # noqa: E402
-from utils.inspector import inspect_snapshot, plan_for_roots  # noqa: E402
-from utils.ldap import DirectorySnapshot  # noqa: E402
-from utils.mpistat import Snapshot  # noqa: E402
-from utils.splitter import make_plan, split_snapshots  # noqa: E402
-from utils.usage import aggregate_usage  # noqa: E402
+from utils.snapshots.compression import open_gzip_reader  # noqa: E402
+from utils.common.config import DEFAULT_FILETYPES, DEFAULT_SPECIAL_PREFIXES, SplitterConfig  # noqa: E402
+from utils.inspector.aggregate import inspect_snapshot, plan_for_roots  # noqa: E402
+from utils.directory.ldap import DirectorySnapshot  # noqa: E402
+from utils.snapshots.chunks import Snapshot  # noqa: E402
+from utils.splitter.split import make_plan, split_snapshots  # noqa: E402
+from utils.report.usage import aggregate_usage  # noqa: E402
 
 MOUNT = "/lustre/scratch118"
 ROOTS = (f"{MOUNT}/humgen/projects", f"{MOUNT}/realdata/mdt[0-9]/projects")

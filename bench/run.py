@@ -4,7 +4,7 @@
     python bench/run.py [--lines N] [--repeats R] [--json PATH]
 
 Generates (or reuses, under bench/data/) seeded snapshots with the shared
-generator (utils/synthetic.py), then measures in one run, each pass in a
+generator (utils/demo/synthetic.py), then measures in one run, each pass in a
 fresh process: (a) decompression only, with the fastest decompressor and with
 stdlib gzip; (b) the report aggregation; (c) the inspector aggregation;
 (d) the splitter including its gzip output; (e) ``manager.py both`` on a
@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
-from utils.synthetic import SyntheticOptions, synthetic_lines, write_snapshot  # noqa: E402
+from utils.demo.synthetic import SyntheticOptions, synthetic_lines, write_snapshot  # noqa: E402
 
 SNAPSHOT_TIME = 1_764_000_000
 SET_DATE = dt.date(2025, 11, 24)

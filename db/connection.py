@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
-from utils.config import redact_url
-from utils.errors import DatabaseError
+from utils.common.config import redact_url
+from utils.common.errors import DatabaseError
 
 PASSWORD_ENV = "LURGE_DB_PASSWORD"
 DEFAULT_MYSQL_PORT = 3306

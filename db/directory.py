@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 from db.connection import Database, as_date
 from db.ids import get_or_create_filetypes, get_or_create_groups, get_or_create_pis, get_or_create_volumes
-from utils.inspector import DirectoryRecord
+from utils.inspector.aggregate import DirectoryRecord
 
 OLD_TAG = ".hgi.old."
 GIB = 1024 ** 3

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import ContextManager, Iterable
 
 from db.connection import Database
-from utils.errors import DatabaseError
+from utils.common.errors import DatabaseError
 
 LOOKUP_BATCH = 500  # names per SELECT ... IN (...)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from db.connection import Database
-from utils.errors import DatabaseError
+from utils.common.errors import DatabaseError
 
 TABLES: tuple[str, ...] = (
     "pi",

@@ -7,7 +7,7 @@ from typing import Sequence
 
 from db.connection import Database
 from db.ids import get_or_create_groups, get_or_create_pis, get_or_create_volumes
-from utils.report_rows import UsageRow
+from utils.report.rows import UsageRow
 
 _INSERT = (
     "INSERT INTO lustre_usage (used, quota, quota_used, record_date, archived, last_modified,"

@@ -23,8 +23,8 @@ from db.connection import connect
 from tests.configs import base_sections, write_config
 from tests.fixtures.slapd import DIRECTORY_LDIF, EXPECTED_DIRECTORY
 from tests.scripts import REPO
-from utils.mpistat import snapshot_filename
-from utils.synthetic import format_line, write_snapshot
+from utils.snapshots.discovery import snapshot_filename
+from utils.demo.synthetic import format_line, write_snapshot
 
 DAY = 86400
 LDIF_URL = f"ldif:{DIRECTORY_LDIF}"

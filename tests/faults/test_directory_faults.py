@@ -17,7 +17,7 @@ from tests.faults.common import (ENTRIES, finish_process, listing, make_config, 
                                  sort_rows, start, tsv_cell, TSV_HEADER, usage_rows,
                                  write_snapshots)
 from tests.fixtures.slapd import SlapdServer
-from utils.synthetic import format_line, write_snapshot
+from utils.demo.synthetic import format_line, write_snapshot
 
 TODAY = dt.date.today()
 LDAP_TIMEOUT = 2

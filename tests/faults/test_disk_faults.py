@@ -22,7 +22,7 @@ import pytest
 
 from tests.faults.common import (Entry, expected_db_rows, expected_tsv, listing, make_config, run,
                                  tsv_path, usage_rows, write_snapshots)
-from utils.synthetic import format_line, write_snapshot
+from utils.demo.synthetic import format_line, write_snapshot
 
 DATE = dt.date(2023, 11, 14)
 T = 1_700_000_000

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.common import ENTRIES, make_config, run, write_snapshots
-from utils.logs import ScrubbingFormatter, register_secret
+from utils.common.logs import ScrubbingFormatter, register_secret
 
 TODAY = dt.date.today()
 # The password as written in the URL (percent-encoded) and as sent to the server.

@@ -20,9 +20,9 @@ from db.connection import connect
 from tests.faults.common import LDIF_URL, listing, make_config, run, sort_rows, tsv_cell, TSV_HEADER
 from tests.fixtures.slapd import EXPECTED_DIRECTORY
 from tests.reference import inspect_reference, parse_line, read_lines, usage_by_gid
-from utils.config import DEFAULT_FILETYPES, DEFAULT_SPECIAL_PREFIXES
-from utils.mpistat import snapshot_filename
-from utils.synthetic import SyntheticOptions, synthetic_lines, write_snapshot
+from utils.common.config import DEFAULT_FILETYPES, DEFAULT_SPECIAL_PREFIXES
+from utils.snapshots.discovery import snapshot_filename
+from utils.demo.synthetic import SyntheticOptions, synthetic_lines, write_snapshot
 
 TODAY = dt.date.today()
 YESTERDAY = TODAY - dt.timedelta(days=1)

@@ -1,0 +1,248 @@
+"""The usage report end to end: known answers, generated data, reruns and failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from db.connection import connect
+from tests.configs import base_sections, write_config
+from tests.reference import read_lines, usage_by_gid
+from tests.scripts import run_script
+from utils.snapshots.discovery import snapshot_filename
+from utils.demo.synthetic import SyntheticOptions, format_line, synthetic_lines, write_snapshot
+
+T = 1_700_000_000  # snapshot time (file mtime): 2023-11-14
+DAY = 86400
+DATE = dt.date(2023, 11, 14)
+MOUNT = "/lustre/scratch118"
+
+USAGE_QUERY = """
+SELECT v.scratch_disk, p.pi_name, g.group_name, g.is_humgen, u.used, u.quota, u.quota_used,
+       u.record_date, u.archived, u.last_modified
+FROM lustre_usage u
+JOIN volume v ON v.volume_id = u.volume_id
+JOIN unix_group g ON g.group_id = u.unix_id
+LEFT JOIN pi p ON p.pi_id = u.pi_id
+"""
+
+
+def usage_rows(db_url: str, date: dt.date | None = None) -> list[tuple]:
+    """The loaded report rows, normalised so both engines compare equal."""
+    with connect(db_url) as db:
+        where = " WHERE u.record_date = ?" if date else ""
+        rows = db.query(USAGE_QUERY + where, (date,) if date else ())
+    return sort_db([(vol, pi, group, bool(humgen), used, quota, quota_used, day, bool(archived),
+                     last) for vol, pi, group, humgen, used, quota, quota_used, day, archived, last
+                    in rows])
+
+
+def line(path: str, size: int, gid: int, mtime: int, kind: str = "f", nlink: int = 1) -> bytes:
+    return format_line(path.encode(), size, 501, gid, mtime, mtime, mtime, kind, 1000 + size,
+                       nlink, 64768)
+
+
+def known_snapshot_118() -> list[bytes]:
+    p = MOUNT + "/humgen/projects"
+    return [
+        # hgi (1001, humgen, PI Doe)
+        line(f"{p}/hgi/a.bam", 1000, 1001, T - 10 * DAY),
+        line(f"{p}/hgi/hard.bam", 3001, 1001, T - 5 * DAY, nlink=3),  # hard link: 1000
+        line(f"{p}/hgi/deleting", 5000, 1001, T - 1 * DAY, nlink=0),  # nothing, but dated
+        line(f"{p}/hgi", 4096, 1001, T - 20 * DAY, kind="d", nlink=2),  # 2048
+        line(f"{p}/hgi/skewed", 10, 1001, T + 100),  # counted, its mtime ignored
+        # mueller-lab (1002): 200 MiB, so never "archived"
+        line(f"{p}/mueller/big.cram", 200 * 1024 * 1024, 1002, T - int(2.5 * DAY) - 3600),
+        # orphans (1005, humgen without PI): nothing used but dated -> reported
+        line(f"{p}/orphans/empty", 0, 1005, T - 3 * DAY),
+        # ghosts (1006, PI entry missing): used, but only a future mtime
+        line(f"{p}/ghosts/f", 500, 1006, T + 5000),
+        # ops (2001, posix only): a directory
+        line(MOUNT + "/ops", 4096, 2001, T - 7 * DAY, kind="d", nlink=4),  # 1024
+        # shared-dev (2002): nothing used, no valid mtime -> dropped
+        line(MOUNT + "/shared/gone", 100, 2002, T + 50, nlink=0),
+        # alpha (2004): a symlink
+        line(MOUNT + "/alpha/link", 30, 2004, T - 100 * DAY, kind="l"),
+        # an unknown gid
+        line(MOUNT + "/tmp/x", 123, 77777, T - 3456),
+        # malformed lines for équipe-rouge (2003): never counted
+        line(MOUNT + "/bad/1", 999, 2003, T - DAY).replace(b"\t64768", b""),
+        line(MOUNT + "/bad/2", 999, 2003, T - DAY).replace(b"\t999\t", b"\t-999\t"),
+        b"\n",
+    ]
+
+
+def known_snapshot_119() -> list[bytes]:
+    return [line("/lustre/scratch119/humgen/projects/tanaka/x.vcf.gz", 7, 1003, T - DAY)]
+
+
+EXPECTED_TSV = """\
+Lustre Volume\tPI\tUnix Group\tUsed (bytes)\tQuota (bytes)\tLast Modified (days)\tArchived Directories\tIs Humgen?\tQuota Used (bytes)
+scratch118\t-\t77777\t123\t-\t0.0\t-\tFalse\t0
+scratch118\t-\talpha\t30\t-\t100.0\t-\tFalse\t0
+scratch118\t-\tghosts\t500\t-\t-\t-\tTrue\t1024
+scratch118\t-\tops\t1024\t-\t7.0\t{archive_a}/ops\tFalse\t0
+scratch118\t-\torphans\t0\t-\t3.0\t-\tTrue\t-
+scratch118\tDoe\thgi\t4058\t102400\t1.0\t{archive_b}/hgi\tTrue\t4096
+scratch118\tMüller-Lüdenscheidt\tmueller-lab\t209715200\t204800000\t2.5\t-\tTrue\t307200000
+scratch119\tTanaka\ttanaka-lab\t7\t1024000\t1.0\t-\tTrue\t8192
+"""
+
+
+def sort_db(rows: list[tuple]) -> list[tuple]:
+    """Rows sorted with NULLs first in every column."""
+    return sorted(rows, key=lambda r: tuple((v is not None, v) for v in r))
+
+
+def expected_db_rows() -> list[tuple]:
+    return sort_db([
+        ("scratch118", None, "77777", False, 123, None, 0, DATE, False, 0.0),
+        ("scratch118", None, "alpha", False, 30, None, 0, DATE, False, 100.0),
+        ("scratch118", None, "ghosts", True, 500, None, 1024, DATE, False, None),
+        ("scratch118", None, "ops", False, 1024, None, 0, DATE, True, 7.0),
+        ("scratch118", None, "orphans", True, 0, None, None, DATE, False, 3.0),
+        ("scratch118", "Doe", "hgi", True, 4058, 102400, 4096, DATE, True, 1.0),
+        ("scratch118", "Müller-Lüdenscheidt", "mueller-lab", True, 209715200, 204800000,
+         307200000, DATE, False, 2.5),
+        ("scratch119", "Tanaka", "tanaka-lab", True, 7, 1024000, 8192, DATE, False, 1.0),
+    ])
+
+
+@pytest.fixture
+def known_setup(tmp_path: Path, db_url: str, slapd_server, fake_lfs):
+    """Config, snapshots and archive markers for the known-answer report."""
+    archive_a, archive_b = tmp_path / "archive-a", tmp_path / "archive-b"
+    for root, group in ((archive_a, "ops"), (archive_b, "ops"), (archive_b, "hgi"),
+                        (archive_a, "mueller-lab")):
+        (root / group).mkdir(parents=True, exist_ok=True)
+        (root / group / ".imirrored").touch()
+    (archive_a / "alpha").mkdir()  # a directory without the marker
+    fake_lfs.default(used=0, soft=0, hard=0)
+    fake_lfs.set("hgi", used=4, soft=50, hard=100)
+    fake_lfs.set("mueller-lab", used=300000, soft=100000, hard=200000, over=True)
+    fake_lfs.set("orphans", exit=3)
+    fake_lfs.set("ghosts", used=1, soft=0, hard=0)
+    fake_lfs.set("tanaka-lab", used=8, soft=500, hard=1000, wrap=True)
+    volumes = [
+        {"number": 118, "mount": MOUNT, "archive_roots": [str(archive_a), str(archive_b)]},
+        {"number": 119, "mount": "/lustre/scratch119", "archive_roots": [str(archive_a)]},
+    ]
+    sections = base_sections(tmp_path, db_url, slapd_server.url, volumes,
+                             quota={"lfs": fake_lfs.command, "timeout": 10})
+    config = write_config(tmp_path / "lurge.toml", sections)
+    files = []
+    for number, lines in ((118, known_snapshot_118()), (119, known_snapshot_119())):
+        path = tmp_path / "mpistat" / snapshot_filename(DATE, number)
+        write_snapshot(str(path), lines, mtime=T)
+        files.append(str(path))
+    expected_tsv = EXPECTED_TSV.format(archive_a=archive_a, archive_b=archive_b)
+    return config, files, expected_tsv, tmp_path / "reports"
+
+
+def test_known_snapshot_gives_exact_tsv_and_rows(known_setup, db_url: str, fake_lfs) -> None:
+    config, files, expected_tsv, reports = known_setup
+    result = run_script("report.py", "--config", str(config), DATE.isoformat(), *files, check=0)
+    tsv = reports / "report-output-files" / "report-20231114.tsv"
+    assert tsv.read_text(encoding="utf-8") == expected_tsv
+    assert usage_rows(db_url) == expected_db_rows()
+    assert "skipped 3 malformed lines of 15" in result.stderr
+    queried = sorted(tuple(call) for call in fake_lfs.calls())
+    assert queried == sorted(
+        [("quota", "-q", "-g", name, MOUNT)
+         for name in ("77777", "alpha", "ghosts", "hgi", "mueller-lab", "ops", "orphans")]
+        + [("quota", "-q", "-g", "tanaka-lab", "/lustre/scratch119")])
+    assert not list((reports / ".lurge-staging").glob("*"))
+
+
+def test_rerun_adds_nothing_and_force_replaces_exactly(known_setup, db_url: str) -> None:
+    config, files, expected_tsv, reports = known_setup
+    run_script("report.py", "--config", str(config), DATE.isoformat(), *files, check=0)
+    tsv = reports / "report-output-files" / "report-20231114.tsv"
+    first = usage_rows(db_url)
+    tsv.write_text("edited by hand\n")
+    rerun = run_script("report.py", "--config", str(config), DATE.isoformat(), *files, check=0)
+    assert "nothing to do" in rerun.stderr
+    assert usage_rows(db_url) == first
+    assert tsv.read_text() == "edited by hand\n"
+    run_script("report.py", "--force", "--config", str(config), DATE.isoformat(), *files, check=0)
+    assert usage_rows(db_url) == first
+    assert tsv.read_text(encoding="utf-8") == expected_tsv
+    with connect(db_url) as db:
+        assert db.query("SELECT COUNT(*) FROM lustre_usage")[0][0] == len(expected_db_rows())
+
+
+def test_missing_tsv_is_rewritten_without_reloading(known_setup, db_url: str) -> None:
+    config, files, expected_tsv, reports = known_setup
+    run_script("report.py", "--config", str(config), DATE.isoformat(), *files, check=0)
+    tsv = reports / "report-output-files" / "report-20231114.tsv"
+    tsv.unlink()
+    result = run_script("report.py", "--config", str(config), DATE.isoformat(), *files, check=0)
+    assert "database: rows for 2023-11-14 already loaded; skipped" in result.stderr
+    assert tsv.read_text(encoding="utf-8") == expected_tsv
+    assert usage_rows(db_url) == expected_db_rows()
+
+
+def test_truncated_snapshot_publishes_nothing(known_setup, db_url: str, tmp_path: Path) -> None:
+    config, files, _, reports = known_setup
+    big = tmp_path / "mpistat" / snapshot_filename(DATE, 119)
+    write_snapshot(str(big), synthetic_lines("/lustre/scratch119", SyntheticOptions(lines=30_000)),
+                   mtime=T, truncate_bytes=500)
+    result = run_script("report.py", "--config", str(config), DATE.isoformat(), files[0], str(big),
+                        check=1)
+    assert f"failed snapshot {big}" in result.stderr
+    assert not list((reports / "report-output-files").glob("*"))  # no TSV, no temporary
+    assert usage_rows(db_url) == []
+    assert not list((reports / ".lurge-staging").glob("*"))
+
+
+def test_unconfigured_volume_is_a_usage_error(known_setup, tmp_path: Path) -> None:
+    config, _, _, _ = known_setup
+    stray = tmp_path / "mpistat" / snapshot_filename(DATE, 555)
+    write_snapshot(str(stray), [line("/x", 1, 1, T)], mtime=T)
+    result = run_script("report.py", "--config", str(config), DATE.isoformat(), str(stray), check=2)
+    assert "volume 555 is not configured" in result.stderr
+
+
+def generated_setup(tmp_path: Path, db_url: str, ldap_url: str, volumes=(118, 119, 121)):
+    snapshot_time = 1_764_000_000
+    date = dt.datetime.fromtimestamp(snapshot_time).date()
+    files = {}
+    for index, number in enumerate(volumes):
+        path = tmp_path / "mpistat" / snapshot_filename(date, number)
+        path.parent.mkdir(exist_ok=True)
+        options = SyntheticOptions(seed=10 + index, lines=40_000, snapshot_time=snapshot_time,
+                                   project_gids=(1001, 1002, 1005), other_gids=(2001, 4242, 99999),
+                                   malformed_fraction=0.01, unusual_fraction=0.01,
+                                   bad_base64_fraction=0.005)
+        write_snapshot(str(path), synthetic_lines(f"/lustre/scratch{number}", options),
+                       mtime=snapshot_time + 0.5)
+        files[number] = str(path)
+    config = write_config(tmp_path / "lurge.toml", base_sections(
+        tmp_path, db_url, ldap_url, [{"number": n, "mount": f"/lustre/scratch{n}"} for n in volumes]))
+    return config, date, files
+
+
+def test_generated_tsv_equals_db_and_independent_sums(tmp_path: Path, db_url: str,
+                                                      slapd_server) -> None:
+    config, date, files = generated_setup(tmp_path, db_url, slapd_server.url)
+    run_script("report.py", "--config", str(config), date.isoformat(), *files.values(), check=0)
+    tsv = tmp_path / "reports" / "report-output-files" / f"report-{date:%Y%m%d}.tsv"
+    lines = tsv.read_text(encoding="utf-8").splitlines()[1:]
+    null = lambda v: None if v == "-" else v  # noqa: E731
+    from_tsv = sort_db([
+        (vol, null(pi), group, humgen == "True", int(used), None if quota == "-" else int(quota),
+         None if qused == "-" else int(qused), date, arch != "-", None if lm == "-" else float(lm))
+        for vol, pi, group, used, quota, lm, arch, humgen, qused in (l.split("\t") for l in lines)
+    ])
+    assert usage_rows(db_url) == from_tsv
+    for number, path in files.items():
+        snapshot_time = os.stat(path).st_mtime
+        expected = {gid: used for gid, (used, mtime) in usage_by_gid(read_lines(path),
+                                                                      snapshot_time).items()
+                    if used or mtime is not None}
+        volume_rows = [r for r in from_tsv if r[0] == f"scratch{number}"]
+        assert sum(r[4] for r in volume_rows) == sum(expected.values())
+        assert len(volume_rows) == len(expected)

@@ -1,0 +1,235 @@
+"""The snapshot reader: well-formed/malformed rules, both parsing lanes, failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import logging
+import os
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from tests.reference import parse_line, read_lines
+from utils.snapshots import chunks, discovery, reader
+from utils.common.errors import SnapshotError
+from utils.snapshots.chunks import parse_block
+from utils.snapshots.reader import iter_rows
+from utils.demo.synthetic import MALFORMED_KINDS, SyntheticOptions, format_line, synthetic_lines, write_snapshot
+
+GOOD = format_line(b"/lustre/scratch118/humgen/projects/p1/f.bam", 1000, 501, 1001, 1700000000,
+                   1700000100, 1700000200, "f", 12345, 1, 64768)
+GOOD_ROW = (b"L2x1c3RyZS9zY3JhdGNoMTE4L2h1bWdlbi9wcm9qZWN0cy9wMS9mLmJhbQ==", 1000, 1001,
+            1700000100, 1, b"f")
+
+
+def rows_of(block: bytes) -> list[tuple]:
+    return list(iter_rows([parse_block(block).chunk]))
+
+
+def test_well_formed_line_becomes_one_row() -> None:
+    result = parse_block(GOOD)
+    assert (result.lines, result.malformed) == (1, 0)
+    assert rows_of(GOOD) == [GOOD_ROW]
+    assert result.chunk.lines() == [GOOD.rstrip(b"\n")]
+
+
+@pytest.mark.parametrize("line", [
+    GOOD.replace(b"\t", b" "),                      # spaces instead of tabs
+    GOOD.replace(b"\t", b" \t  "),                  # runs of mixed whitespace
+    b"  " + GOOD[:-1] + b"  \n",                    # leading and trailing blanks
+    GOOD[:-1] + b"\r\n",                            # CRLF line end
+    GOOD.replace(b"\t1000\t", b"\t\t1000\t\t"),     # doubled tabs are one separator
+    GOOD.replace(b"\t1000\t", b"\t0001000\t"),      # leading zeros
+    GOOD[:-1],                                      # no final newline
+    GOOD.replace(b"\t64768", b"\t64\x01768"),           # a control byte inside a field
+])
+def test_whitespace_variants_are_well_formed(line: bytes) -> None:
+    result = parse_block(line)
+    assert (result.lines, result.malformed) == (1, 0)
+    assert rows_of(line) == [GOOD_ROW]
+    block = GOOD + line + (b"" if line.endswith(b"\n") else b"\n") + GOOD[:-1]
+    assert parse_block(block).chunk.lines() == [GOOD[:-1], line.removesuffix(b"\n"), GOOD[:-1]]
+
+
+@pytest.mark.parametrize("line", [
+    b"\n", b"   \n", b"\t\n",
+    GOOD.replace(b"\t64768", b""),                        # 10 fields
+    GOOD.replace(b"\t64768", b"\t64768\textra"),          # 12 fields
+    GOOD.replace(b"\t1000\t", b"\t-1000\t"),              # negative size
+    GOOD.replace(b"\t1000\t", b"\t+1000\t"),              # signed size
+    GOOD.replace(b"\t1000\t", b"\t10.5\t"),               # not an integer
+    GOOD.replace(b"\t1000\t", b"\t1e3\t"),
+    GOOD.replace(b"\t501\t", b"\tabc\t"),                 # uid not numeric
+    GOOD.replace(b"\t12345\t", b"\t0x10\t"),              # inode not decimal
+    GOOD.replace(b"\t1000\t", b"\t0X3E8\t"),              # size not decimal
+    GOOD.replace(b"\t1700000000\t", b"\t\xd9\xa1\t"),    # non-ASCII digit
+    GOOD.replace(b"\t1\t64768", b"\t\t64768"),            # empty nlink: 10 fields
+    GOOD.replace(b"\tf\t", b"\tf x\t"),                   # a space inside a text field: 12 fields
+    GOOD.replace(b"\t1000\t", b"\t10 00\t"),              # a space inside a number
+    GOOD.replace(b"\t1000\t", b"\t1000\x0b5\t"),          # vertical tab splits a field
+    GOOD.replace(b"\t501\t", b"\t501\r2\t"),              # lone CR splits a field
+    GOOD[:-1] + b"\r" + GOOD,                             # lone CR joins two lines: 22 fields
+    GOOD.replace(b"\t64768", b"\t64\x01 768"),          # a control byte, and a space: 12 fields
+    GOOD.replace(b"\t1000\t", b"\t18446744073709551616\t"),  # does not fit 64 bits
+])
+def test_malformed_lines_are_counted_and_skipped(line: bytes) -> None:
+    assert parse_line(line.rstrip(b"\n")) is None or b"18446744073709551616" in line
+    block = GOOD + line + GOOD
+    result = parse_block(block)
+    assert (result.lines, result.malformed) == (3, 1)
+    assert rows_of(block) == [GOOD_ROW, GOOD_ROW]
+    assert result.chunk.lines() == [GOOD.rstrip(b"\n")] * 2
+
+
+def test_largest_64_bit_values_are_accepted() -> None:
+    top = 2**64 - 1
+    line = format_line(b"/x", top, top, top, top, top, top, "f", top, top, top)
+    assert rows_of(line) == [(b"L3g=", top, top, top, top, b"f")]
+
+
+def test_generator_malformed_kinds_are_all_malformed() -> None:
+    rng = random.Random(3)
+    for make in MALFORMED_KINDS:
+        for _ in range(20):
+            bad = make(GOOD, rng)
+            assert parse_line(bad.rstrip(b"\n")) is None, bad
+            assert parse_block(bad).malformed == 1, bad
+
+
+@pytest.mark.parametrize("options", [
+    SyntheticOptions(seed=5, lines=30_000),
+    SyntheticOptions(seed=6, lines=30_000, malformed_fraction=0.01, unusual_fraction=0.01,
+                     bad_base64_fraction=0.01),
+])
+def test_parse_block_matches_reference_parser(options: SyntheticOptions) -> None:
+    lines = list(synthetic_lines("/lustre/scratch118", options))
+    block = b"".join(lines)
+    result = parse_block(block)
+    expected = [parse_line(line.rstrip(b"\n")) for line in lines]
+    kept = [r for r in expected if r is not None]
+    assert result.lines == len(lines)
+    assert result.malformed == len(lines) - len(kept)
+    assert rows_of(block) == [(r.path_b64, r.size, r.gid, r.mtime, r.nlink, r.kind)
+                              for r in kept]
+    assert result.chunk.lines() == [r.raw for r in kept]
+
+
+def test_odd_lines_in_a_large_block_only_slow_their_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = list(synthetic_lines("/lustre/scratch118", SyntheticOptions(seed=7, lines=20_000)))
+    lines[12_345] = b"bad line\n"
+    exact_calls: list[int] = []
+    real_exact = chunks._parse_exact
+    monkeypatch.setattr(chunks, "_parse_exact",
+                        lambda block: exact_calls.append(len(block)) or real_exact(block))
+    block = b"".join(lines)
+    result = parse_block(block)
+    assert result.malformed == 1 and result.lines == 20_000
+    assert len(exact_calls) == 1 and exact_calls[0] < chunks._MIN_FAST_PIECE
+    assert len(result.chunk) == 19_999
+
+
+def write_gz(path: str, data: bytes) -> str:
+    with gzip.open(path, "wb") as handle:
+        handle.write(data)
+    return path
+
+
+def test_blocks_are_line_aligned_whatever_the_block_size(tmp_path) -> None:
+    lines = list(synthetic_lines("/m", SyntheticOptions(seed=8, lines=3000)))
+    path = write_gz(str(tmp_path / "20250101_1.dat.gz"), b"".join(lines))
+    for block_size in (7, 100, 4096, 1 << 20):
+        blocks = list(reader.read_blocks(path, block_size))
+        assert b"".join(blocks) == b"".join(lines)
+        assert all(block.endswith(b"\n") for block in blocks)
+
+
+def test_a_last_line_without_newline_is_given_one(tmp_path) -> None:
+    lines = list(synthetic_lines("/m", SyntheticOptions(seed=8, lines=300)))
+    path = write_gz(str(tmp_path / "20250101_1.dat.gz"), b"".join(lines)[:-1])
+    for block_size in (100, 1 << 20):
+        blocks = list(reader.read_blocks(path, block_size))
+        assert b"".join(blocks) == b"".join(lines)
+
+
+def test_map_chunks_counts_and_logs(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    options = SyntheticOptions(seed=9, lines=5000, malformed_fraction=0.02)
+    path = str(tmp_path / "20250101_118.dat.gz")
+    write_snapshot(path, synthetic_lines("/m", options))
+    reference = read_lines(path)
+    expected_malformed = sum(parse_line(line) is None for line in reference)
+    stats = reader.ReadStats(path)
+    with caplog.at_level(logging.INFO, logger="utils.snapshots.reader"):
+        sizes = list(reader.map_chunks(path, lambda chunk: int(chunk.size.sum()), stats=stats))
+    assert (stats.lines, stats.malformed) == (5000, expected_malformed)
+    assert sum(sizes) == sum(r.size for r in map(parse_line, reference) if r)
+    assert f"skipped {expected_malformed} malformed lines of 5000 in {path}" in caplog.text
+
+
+def test_last_line_without_newline_is_read(tmp_path) -> None:
+    path = write_gz(str(tmp_path / "20250101_1.dat.gz"), GOOD + GOOD[:-1])
+    stats = reader.ReadStats(path)
+    assert len(list(iter_rows(reader.read_chunks(path, stats=stats)))) == 2
+    assert stats.lines == 2
+
+
+def test_truncated_snapshot_is_a_failed_snapshot(tmp_path) -> None:
+    path = str(tmp_path / "20250101_118.dat.gz")
+    write_snapshot(path, synthetic_lines("/m", SyntheticOptions(seed=1, lines=20_000)),
+                   truncate_bytes=1000)
+    with pytest.raises(SnapshotError, match=f"failed snapshot {path}: truncated"):
+        list(reader.read_chunks(path))
+
+
+def test_corrupt_snapshot_is_a_failed_snapshot(tmp_path) -> None:
+    path = str(tmp_path / "20250101_118.dat.gz")
+    write_snapshot(path, synthetic_lines("/m", SyntheticOptions(seed=1, lines=20_000)))
+    with open(path, "r+b") as handle:  # flip bytes in the CRC trailer
+        handle.seek(-8, os.SEEK_END)
+        handle.write(b"\x00\x01\x02\x03")
+    with pytest.raises(SnapshotError, match=f"failed snapshot {path}"):
+        list(reader.read_chunks(path))
+
+
+def test_not_gzip_is_a_failed_snapshot(tmp_path) -> None:
+    path = tmp_path / "20250101_118.dat.gz"
+    path.write_bytes(b"plain text, not gzip\n" * 100)
+    with pytest.raises(SnapshotError, match=str(path)):
+        list(reader.read_chunks(str(path)))
+
+
+def test_missing_snapshot_is_a_failed_snapshot(tmp_path) -> None:
+    with pytest.raises(SnapshotError, match="missing"):
+        list(reader.read_chunks(str(tmp_path / "missing.dat.gz")))
+
+
+def test_snapshot_names_and_discovery(tmp_path) -> None:
+    assert discovery.snapshot_filename(dt.date(2025, 3, 4), 118) == "20250304_118.dat.gz"
+    assert discovery.parse_snapshot_filename("20250304_118.dat.gz") == (dt.date(2025, 3, 4), 118)
+    for bad in ("20250304_118.dat", "2025034_118.dat.gz", "20251304_118.dat.gz", "x_1.dat.gz"):
+        assert discovery.parse_snapshot_filename(bad) is None
+    today = dt.date(2025, 3, 10)
+    assert discovery.candidate_dates(today, 3) == [today, dt.date(2025, 3, 9), dt.date(2025, 3, 8)]
+    for name in ("20250309_118.dat.gz", "20250308_118.dat.gz", "20250308_119.dat.gz"):
+        write_gz(str(tmp_path / name), GOOD)
+    os.utime(tmp_path / "20250309_118.dat.gz", (1741500000, 1741500000))
+    assert discovery.complete_set(str(tmp_path), [118, 119], dt.date(2025, 3, 9)) is None
+    assert discovery.complete_set(str(tmp_path), [118, 119], dt.date(2025, 3, 8)) == {
+        118: str(tmp_path / "20250308_118.dat.gz"), 119: str(tmp_path / "20250308_119.dat.gz")}
+    newest = discovery.newest_snapshot(str(tmp_path), 118, today, 10)
+    assert newest == discovery.Snapshot(str(tmp_path / "20250309_118.dat.gz"), 118,
+                                      dt.date(2025, 3, 9), 1741500000.0)
+    assert discovery.newest_snapshot(str(tmp_path), 118, today, 1) is None
+    assert discovery.newest_snapshot(str(tmp_path), 120, today, 10) is None
+
+
+def test_take_rows_from_pieces_equals_take_from_the_whole() -> None:
+    pieces = [pa.array([b"a", b"b"], pa.binary()), pa.array([], pa.binary()),
+              pa.array([b"c", b"d", b"e"], pa.binary())]
+    chunked = pa.chunked_array(pieces, type=pa.binary())
+    for rows in ([], [0], [1, 2, 4], [0, 1, 2, 3, 4], [3]):
+        taken = chunks.take_rows(chunked, np.array(rows, dtype=np.int64))
+        assert taken.to_pylist() == [b"abcde"[i:i + 1] for i in rows]
+    assert chunks.take_rows(pieces[0], np.array([1])).to_pylist() == [b"b"]

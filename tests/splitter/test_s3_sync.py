@@ -1,0 +1,331 @@
+"""sync_directory against a real moto_server (and a fault-injecting proxy)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import logging
+import random
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.fixtures.s3 import FaultyS3Proxy, S3Bucket
+from utils.common.config import S3Config
+from utils.common.errors import UploadError
+from utils.splitter.s3 import MiB, SyncError, local_etag, make_client, sync_directory
+
+pytestmark = pytest.mark.s3
+
+PREFIX = "mpistat/"
+
+
+def _payload(size: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+@pytest.fixture
+def outdir(tmp_path: Path) -> Path:
+    """A split set: three group files, an empty file, a temp file and a subdirectory."""
+    out = tmp_path / "groups"
+    out.mkdir()
+    (out / "hgi.dat.gz").write_bytes(_payload(3000, 1))
+    (out / "team1.dat.gz").write_bytes(_payload(70_000, 2))
+    (out / "index.txt").write_bytes(b"Group\tBuild time (sec)\tMemory use (bytes)\nhgi\t100\t1\n")
+    (out / "empty").write_bytes(b"")
+    (out / ".index.txt.tmp").write_bytes(b"half written")
+    (out / "sub").mkdir()
+    (out / "sub" / "nested.txt").write_bytes(b"not synced")
+    return out
+
+
+EXPECTED_KEYS = [PREFIX + name for name in ("empty", "hgi.dat.gz", "index.txt", "team1.dat.gz")]
+
+
+def _local_bytes(out: Path) -> int:
+    return sum(p.stat().st_size for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def test_first_sync_uploads_every_file(outdir: Path, s3_bucket: S3Bucket,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="utils.splitter.s3")
+    report = sync_directory(str(outdir), s3_bucket.config(prefix=PREFIX))
+
+    assert report.uploaded == EXPECTED_KEYS
+    assert report.skipped == [] and report.failed == {} and report.deleted == []
+    assert report.bytes_uploaded == _local_bytes(outdir) == 3000 + 70_000 + 52
+    assert s3_bucket.keys() == EXPECTED_KEYS
+    for key in EXPECTED_KEYS:
+        assert s3_bucket.read(key) == (outdir / key[len(PREFIX):]).read_bytes()
+    summaries = [r.getMessage() for r in caplog.records if "uploaded (" in r.getMessage()]
+    assert len(summaries) == 1
+    assert "4 uploaded (73,052 bytes), 0 skipped as unchanged (0 bytes), 0 failed" in summaries[0]
+
+
+def test_second_sync_sends_nothing(outdir: Path, s3_bucket: S3Bucket,
+                                   faulty_s3_proxy: FaultyS3Proxy) -> None:
+    sync_directory(str(outdir), s3_bucket.config(prefix=PREFIX))
+    again = sync_directory(str(outdir), s3_bucket.config(prefix=PREFIX,
+                                                         endpoint_url=faulty_s3_proxy.endpoint_url))
+
+    assert again.uploaded == [] and again.failed == {}
+    assert again.skipped == EXPECTED_KEYS
+    assert again.bytes_skipped == 73_052 and again.bytes_uploaded == 0
+    assert faulty_s3_proxy.count("PUT") == 0 and faulty_s3_proxy.count("POST") == 0
+    assert faulty_s3_proxy.count("GET") == 1  # one listing, nothing else
+
+
+def test_changed_file_of_same_size_is_resent(outdir: Path, s3_bucket: S3Bucket) -> None:
+    config = s3_bucket.config(prefix=PREFIX)
+    sync_directory(str(outdir), config)
+    changed = _payload(3000, 99)
+    (outdir / "hgi.dat.gz").write_bytes(changed)
+
+    report = sync_directory(str(outdir), config)
+
+    assert report.uploaded == [PREFIX + "hgi.dat.gz"]
+    assert report.skipped == [k for k in EXPECTED_KEYS if k != PREFIX + "hgi.dat.gz"]
+    assert report.bytes_uploaded == 3000
+    assert s3_bucket.read(PREFIX + "hgi.dat.gz") == changed
+    assert s3_bucket.etag(PREFIX + "hgi.dat.gz") == hashlib.md5(changed).hexdigest()
+
+
+def test_empty_prefix_uses_bare_file_names(outdir: Path, s3_bucket: S3Bucket) -> None:
+    report = sync_directory(str(outdir), s3_bucket.config())
+    assert report.uploaded == ["empty", "hgi.dat.gz", "index.txt", "team1.dat.gz"]
+    assert s3_bucket.keys() == report.uploaded
+
+
+def _multipart_config(s3_bucket: S3Bucket, **overrides: object) -> S3Config:
+    return s3_bucket.config(prefix=PREFIX, multipart_threshold=5 * MiB,
+                            multipart_chunksize=5 * MiB, **overrides)
+
+
+def test_large_file_goes_multipart_and_is_then_skipped(tmp_path: Path, s3_bucket: S3Bucket,
+                                                       faulty_s3_proxy: FaultyS3Proxy) -> None:
+    data = _payload(12 * MiB + 123, 5)
+    (tmp_path / "big.dat.gz").write_bytes(data)
+    config = _multipart_config(s3_bucket, endpoint_url=faulty_s3_proxy.endpoint_url)
+
+    first = sync_directory(str(tmp_path), config)
+
+    key = PREFIX + "big.dat.gz"
+    assert first.uploaded == [key] and first.bytes_uploaded == len(data)
+    assert faulty_s3_proxy.count("PUT", "partNumber=") == 3
+    assert faulty_s3_proxy.count("PUT") == 3  # no single-part PUT
+    parts = [hashlib.md5(data[i:i + 5 * MiB]).digest() for i in range(0, len(data), 5 * MiB)]
+    expected = hashlib.md5(b"".join(parts)).hexdigest() + "-3"
+    assert s3_bucket.etag(key) == expected == local_etag(str(tmp_path / "big.dat.gz"), 5 * MiB, 5 * MiB)
+    assert s3_bucket.read(key) == data
+    assert s3_bucket.open_multipart_uploads() == []
+
+    second = sync_directory(str(tmp_path), config)
+    assert second.uploaded == [] and second.skipped == [key] and second.bytes_skipped == len(data)
+    assert faulty_s3_proxy.count("PUT") == 3
+
+
+def _upload_in_parts(s3_bucket: S3Bucket, key: str, data: bytes, part: int) -> str:
+    client = s3_bucket.client
+    upload = client.create_multipart_upload(Bucket=s3_bucket.bucket, Key=key)["UploadId"]
+    parts = []
+    for number, start in enumerate(range(0, len(data), part), start=1):
+        response = client.upload_part(Bucket=s3_bucket.bucket, Key=key, UploadId=upload,
+                                      PartNumber=number, Body=data[start:start + part])
+        parts.append({"PartNumber": number, "ETag": response["ETag"]})
+    client.complete_multipart_upload(Bucket=s3_bucket.bucket, Key=key, UploadId=upload,
+                                     MultipartUpload={"Parts": parts})
+    return s3_bucket.etag(key)
+
+
+def test_foreign_part_size_is_recognised(tmp_path: Path, s3_bucket: S3Bucket) -> None:
+    """Uploaded by another tool with 8 MiB parts ("-2"): same content is still skipped."""
+    data = _payload(12 * MiB, 6)
+    (tmp_path / "big").write_bytes(data)
+    assert _upload_in_parts(s3_bucket, PREFIX + "big", data, 8 * MiB).endswith("-2")
+
+    report = sync_directory(str(tmp_path), _multipart_config(s3_bucket))
+    assert report.skipped == [PREFIX + "big"] and report.uploaded == []
+
+    changed = bytearray(data)
+    changed[-1] ^= 0xFF
+    (tmp_path / "big").write_bytes(changed)
+    report = sync_directory(str(tmp_path), _multipart_config(s3_bucket))
+    assert report.uploaded == [PREFIX + "big"]
+    assert s3_bucket.etag(PREFIX + "big").endswith("-3")
+    assert s3_bucket.read(PREFIX + "big") == bytes(changed)
+
+
+def test_failed_puts_are_retried(outdir: Path, s3_bucket: S3Bucket,
+                                 faulty_s3_proxy: FaultyS3Proxy) -> None:
+    faulty_s3_proxy.fail_next(2, "PUT", path_contains="team1")
+    config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url,
+                              max_attempts=5, concurrency=2)
+
+    report = sync_directory(str(outdir), config)
+
+    assert report.uploaded == EXPECTED_KEYS and report.failed == {}
+    assert faulty_s3_proxy.count("PUT", "team1", outcome="failed") == 2
+    assert faulty_s3_proxy.count("PUT", "team1", outcome="forwarded") == 1
+    assert faulty_s3_proxy.count("PUT") == 6  # 4 files + 2 retries
+    assert s3_bucket.read(PREFIX + "team1.dat.gz") == (outdir / "team1.dat.gz").read_bytes()
+
+
+def test_persistent_failure_raises_after_max_attempts(tmp_path: Path, s3_bucket: S3Bucket,
+                                                      faulty_s3_proxy: FaultyS3Proxy) -> None:
+    (tmp_path / "doomed.dat.gz").write_bytes(b"x" * 100)
+    faulty_s3_proxy.fail_always("PUT")
+    config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url,
+                              max_attempts=4)
+
+    with pytest.raises(UploadError, match=r"1 files failed: mpistat/doomed\.dat\.gz") as caught:
+        sync_directory(str(tmp_path), config)
+
+    assert isinstance(caught.value, SyncError)
+    report = caught.value.report
+    assert report.uploaded == [] and report.skipped == []
+    assert report.failed == {PREFIX + "doomed.dat.gz":
+                             "InternalError (HTTP 500): failure injected by the test proxy"}
+    assert faulty_s3_proxy.count("PUT", "doomed") == 4  # botocore itself did not retry
+    assert s3_bucket.keys() == []
+
+
+def test_dropped_connections_are_retried(outdir: Path, s3_bucket: S3Bucket,
+                                         faulty_s3_proxy: FaultyS3Proxy) -> None:
+    faulty_s3_proxy.drop_next(2, "PUT", path_contains="hgi")
+    faulty_s3_proxy.drop_next(1, "GET")  # the listing, too
+    config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url)
+
+    report = sync_directory(str(outdir), config)
+
+    assert report.uploaded == EXPECTED_KEYS and report.failed == {}
+    assert faulty_s3_proxy.count("PUT", "hgi", outcome="dropped") == 2
+    assert faulty_s3_proxy.count("GET", outcome="dropped") == 1
+    assert faulty_s3_proxy.count("GET", outcome="forwarded") == 1
+    assert s3_bucket.read(PREFIX + "hgi.dat.gz") == (outdir / "hgi.dat.gz").read_bytes()
+
+
+def test_failed_part_is_retried_and_leaves_no_orphan(tmp_path: Path, s3_bucket: S3Bucket,
+                                                     faulty_s3_proxy: FaultyS3Proxy) -> None:
+    data = _payload(11 * MiB, 8)
+    (tmp_path / "big").write_bytes(data)
+    faulty_s3_proxy.fail_next(1, "PUT", path_contains="partNumber=2")
+    config = _multipart_config(s3_bucket, endpoint_url=faulty_s3_proxy.endpoint_url)
+
+    report = sync_directory(str(tmp_path), config)
+
+    assert report.uploaded == [PREFIX + "big"]
+    assert faulty_s3_proxy.count("POST", "uploads") == 2  # the upload was restarted
+    assert faulty_s3_proxy.count("DELETE", "uploadId=") == 1  # and the first one aborted
+    assert s3_bucket.open_multipart_uploads() == []
+    assert s3_bucket.read(PREFIX + "big") == data
+
+
+def test_multipart_that_keeps_failing_is_aborted(tmp_path: Path, s3_bucket: S3Bucket,
+                                                 faulty_s3_proxy: FaultyS3Proxy) -> None:
+    (tmp_path / "big").write_bytes(_payload(6 * MiB, 9))
+    faulty_s3_proxy.fail_always("PUT", path_contains="partNumber=2")
+    config = _multipart_config(s3_bucket, endpoint_url=faulty_s3_proxy.endpoint_url,
+                               max_attempts=2)
+
+    with pytest.raises(SyncError) as caught:
+        sync_directory(str(tmp_path), config)
+
+    assert list(caught.value.report.failed) == [PREFIX + "big"]
+    assert faulty_s3_proxy.count("PUT", "partNumber=2") == 2
+    assert faulty_s3_proxy.count("DELETE", "uploadId=") == 2
+    assert s3_bucket.open_multipart_uploads() == []
+    assert s3_bucket.keys() == []
+
+
+def test_unreachable_server_fails_every_file(outdir: Path, s3_bucket: S3Bucket,
+                                             faulty_s3_proxy: FaultyS3Proxy) -> None:
+    config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url,
+                              max_attempts=2, connect_timeout=1.0)
+    faulty_s3_proxy.stop()
+
+    with pytest.raises(SyncError, match=r"listing s3://.*/mpistat/ failed") as caught:
+        sync_directory(str(outdir), config)
+
+    report = caught.value.report
+    assert sorted(report.failed) == EXPECTED_KEYS
+    assert report.uploaded == [] and report.skipped == []
+    assert s3_bucket.keys() == []
+
+
+def test_stale_objects_are_kept_unless_delete_removed(outdir: Path, s3_bucket: S3Bucket) -> None:
+    for key in (PREFIX + "oldgroup.dat.gz", PREFIX + "archive/keep.txt", "other/x", PREFIX + ".hidden"):
+        s3_bucket.client.put_object(Bucket=s3_bucket.bucket, Key=key, Body=b"old")
+    config = s3_bucket.config(prefix=PREFIX)
+
+    kept = sync_directory(str(outdir), config)
+    assert kept.deleted == []
+    assert PREFIX + "oldgroup.dat.gz" in s3_bucket.keys()
+
+    removed = sync_directory(str(outdir), config, delete_removed=True)
+    assert removed.deleted == [PREFIX + "oldgroup.dat.gz"]
+    assert removed.skipped == EXPECTED_KEYS and removed.uploaded == []
+    # Objects below the prefix's level, outside it, or hidden are never touched.
+    assert s3_bucket.keys() == sorted(EXPECTED_KEYS + [PREFIX + ".hidden", PREFIX + "archive/keep.txt",
+                                                       "other/x"])
+
+
+def test_no_deletion_when_an_upload_failed(outdir: Path, s3_bucket: S3Bucket,
+                                           faulty_s3_proxy: FaultyS3Proxy) -> None:
+    s3_bucket.client.put_object(Bucket=s3_bucket.bucket, Key=PREFIX + "oldgroup.dat.gz", Body=b"old")
+    faulty_s3_proxy.fail_always("PUT", path_contains="index.txt")
+    config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url,
+                              max_attempts=2)
+
+    with pytest.raises(SyncError) as caught:
+        sync_directory(str(outdir), config, delete_removed=True)
+
+    report = caught.value.report
+    assert list(report.failed) == [PREFIX + "index.txt"]
+    assert report.uploaded == [k for k in EXPECTED_KEYS if k != PREFIX + "index.txt"]
+    assert report.deleted == []
+    assert faulty_s3_proxy.count("DELETE") == 0
+    assert PREFIX + "oldgroup.dat.gz" in s3_bucket.keys()
+
+
+def test_many_files_concurrently(tmp_path: Path, s3_bucket: S3Bucket) -> None:
+    expected = {}
+    for n in range(40):
+        data = _payload(1000 + n, 100 + n)
+        (tmp_path / f"g{n:02d}.dat.gz").write_bytes(data)
+        expected[f"g{n:02d}.dat.gz"] = data
+    report = sync_directory(str(tmp_path), s3_bucket.config(concurrency=8))
+    assert report.uploaded == sorted(expected)
+    assert {key: s3_bucket.read(key) for key in s3_bucket.keys()} == expected
+
+
+def test_missing_bucket_or_directory_is_an_upload_error(tmp_path: Path, s3_bucket: S3Bucket) -> None:
+    with pytest.raises(UploadError, match="no S3 bucket"):
+        sync_directory(str(tmp_path), s3_bucket.config(bucket=""))
+    with pytest.raises(UploadError, match="not a directory"):
+        sync_directory(str(tmp_path / "absent"), s3_bucket.config())
+
+
+def test_client_settings(s3_bucket: S3Bucket) -> None:
+    client = make_client(s3_bucket.config(region="", connect_timeout=3.0, read_timeout=7.0))
+    assert client.meta.region_name == "us-east-1"
+    assert client.meta.endpoint_url == s3_bucket.endpoint_url
+    assert client.meta.config.retries["total_max_attempts"] == 1
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (3.0, 7.0)
+    assert client.meta.config.signature_version == "s3v4"
+
+
+def test_proxy_forwards_chunked_bodies_exactly(s3_bucket: S3Bucket,
+                                               faulty_s3_proxy: FaultyS3Proxy) -> None:
+    url = urlsplit(faulty_s3_proxy.endpoint_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        conn.request("PUT", f"/{s3_bucket.bucket}/chunked", body=iter([b"abc", b"", b"defg"]),
+                     encode_chunked=True, headers={"Transfer-Encoding": "chunked"})
+        response = conn.getresponse()
+        response.read()
+    finally:
+        conn.close()
+    assert response.status == 200
+    assert s3_bucket.read("chunked") == b"abcdefg"
+    assert faulty_s3_proxy.count("PUT", "/chunked", outcome="forwarded") == 1

@@ -1,0 +1,86 @@
+"""From per-gid usage to report rows: names, PIs, quotas and archives (SPEC §2)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from utils.common.config import QuotaConfig, VolumeConfig
+from utils.directory.ldap import DirectorySnapshot
+from utils.report.quota import NO_QUOTA, query_quotas
+from utils.report.usage import GroupUsage
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_LIMIT = 100 * 1024 * 1024  # only groups using less than this are checked
+ARCHIVE_MARKER = ".imirrored"
+SECONDS_PER_DAY = 86400
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """One (volume, group) line of the usage report."""
+
+    volume: str
+    pi: str | None
+    group_name: str
+    used: int
+    quota: int | None
+    last_modified: float | None
+    archived_dirs: str | None
+    is_humgen: bool
+    quota_used: int | None
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_dirs is not None
+
+    def sort_key(self) -> tuple:
+        """Volume, then PI (groups without one first), then group name (then the rest)."""
+        return (self.volume, self.pi is not None, self.pi or "", self.group_name,
+                self.is_humgen, self.used)
+
+
+def days_since(snapshot_time: float, mtime: int | None) -> float | None:
+    """round((snapshot time − mtime) / 86400, 1), or None without an mtime."""
+    if mtime is None:
+        return None
+    return round((snapshot_time - mtime) / SECONDS_PER_DAY, 1)
+
+
+def archived_directory(roots: tuple[str, ...], group_name: str) -> str | None:
+    """The first ``<root>/<group_name>`` holding a ``.imirrored`` entry, if any.
+
+    A name that is not a single safe path component is never looked up.
+    """
+    if not group_name or group_name in (".", "..") or "/" in group_name or "\0" in group_name:
+        return None
+    for root in roots:
+        directory = os.path.join(root, group_name)
+        if os.path.lexists(os.path.join(directory, ARCHIVE_MARKER)):
+            return directory
+    return None
+
+
+def build_rows(volume: VolumeConfig, snapshot_time: float, usage: dict[int, GroupUsage],
+               directory: DirectorySnapshot, quota: QuotaConfig) -> list[UsageRow]:
+    """Report rows for one volume, sorted; empty groups dropped, unknown gids kept."""
+    reported = {gid: group for gid, group in usage.items() if not group.is_empty}
+    names = {gid: directory.group_name(gid) for gid in reported}
+    quotas = query_quotas(quota.lfs, sorted(set(names.values())), volume.mount, quota.timeout,
+                          quota.concurrency)
+    rows = []
+    for gid, group in reported.items():
+        name = names[gid]
+        limits = quotas.get(name, NO_QUOTA)
+        archived = (archived_directory(volume.archive_roots, name)
+                    if group.used < ARCHIVE_LIMIT else None)
+        rows.append(UsageRow(
+            volume=volume.name, pi=directory.pi(gid), group_name=name, used=group.used,
+            quota=limits.limit, last_modified=days_since(snapshot_time, group.last_mtime),
+            archived_dirs=archived, is_humgen=directory.is_humgen(gid), quota_used=limits.used,
+        ))
+    rows.sort(key=UsageRow.sort_key)
+    log.info("volume %s: %d groups reported (%d gids seen)", volume.name, len(rows), len(usage))
+    return rows

@@ -1,0 +1,150 @@
+"""The nightly usage report, end to end (SPEC §2, §6).
+
+One worker process per volume reads its snapshot once, builds that volume's
+rows and stages them in its own SQLite file.  The parent then publishes:
+first the database (one transaction, skipped when the date is loaded), then
+the TSV (atomically, skipped when it exists) — the TSV is the manager's
+"done" marker, so it is written last.  Staging files are removed whatever
+happens.  A failed snapshot aborts the run before anything is published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import multiprocessing
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+from db.connection import connect
+from db.schema import ensure_schema
+from db.usage import load_usage, usage_loaded
+from utils.common.config import Config, QuotaConfig, VolumeConfig
+from utils.common.errors import UsageError
+from utils.common.errors import LurgeError
+from utils.directory.ldap import DirectorySnapshot, load_directory
+from utils.common.logs import setup_logging
+from utils.snapshots.discovery import Snapshot, open_snapshot
+from utils.snapshots.reader import ReadStats
+from utils.report.rows import UsageRow, build_rows
+from utils.report.tsv import tsv_path, write_report
+from utils.report.staging import read_rows, remove_staging, staging_path, write_rows
+from utils.report.usage import aggregate_usage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VolumeTask:
+    """Everything a worker needs for one volume (picklable)."""
+
+    volume: VolumeConfig
+    snapshot: Snapshot
+    directory: DirectorySnapshot
+    quota: QuotaConfig
+    staging_file: str
+
+
+@dataclass(frozen=True)
+class StagedVolume:
+    """What a worker produced."""
+
+    volume: int
+    staging_file: str
+    rows: int
+    lines: int
+    malformed: int
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """What each sink did."""
+
+    date: dt.date
+    rows: int
+    database: str  # "loaded", "replaced", "skipped"
+    tsv: str  # "written", "rewritten", "skipped"
+    tsv_path: str
+
+
+def stage_volume(task: VolumeTask) -> StagedVolume:
+    """Worker: aggregate one snapshot, build its rows, stage them."""
+    stats = ReadStats(task.snapshot.path)
+    usage = aggregate_usage(task.snapshot, stats)
+    rows = build_rows(task.volume, task.snapshot.time, usage, task.directory, task.quota)
+    write_rows(task.staging_file, rows)
+    return StagedVolume(task.volume.number, task.staging_file, len(rows), stats.lines,
+                        stats.malformed)
+
+
+def run_report(config: Config, date: dt.date, snapshot_paths: Mapping[int, str], *,
+               force: bool = False) -> ReportOutcome:
+    """Report ``date`` from the given snapshot files (volume number -> path)."""
+    report_dir = config.paths.report_dir
+    tsv = tsv_path(report_dir, date)
+    for number, path in snapshot_paths.items():
+        if number not in {volume.number for volume in config.volumes}:
+            raise UsageError(f"{path}: volume {number} is not configured in {config.source}")
+    with connect(config.database.url, timeout=config.database.timeout) as db:
+        ensure_schema(db)
+        loaded = usage_loaded(db, date)
+        if loaded and os.path.exists(tsv) and not force:
+            log.info("report for %s: database rows and %s already exist; nothing to do", date, tsv)
+            return ReportOutcome(date, 0, "skipped", "skipped", tsv)
+        removed = remove_staging(report_dir)
+        if removed:
+            log.warning("removed %d staging files left by an earlier run", len(removed))
+        try:
+            rows = _stage_all(config, date, snapshot_paths, load_directory(config.ldap))
+            database = _publish_database(db, date, rows, loaded, force)
+            tsv_action = _publish_tsv(tsv, rows, force)
+        finally:
+            remove_staging(report_dir)
+    return ReportOutcome(date, len(rows), database, tsv_action, tsv)
+
+
+def _stage_all(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
+               directory: DirectorySnapshot) -> list[UsageRow]:
+    """Run the per-volume workers; return every staged row, in volume order."""
+    tasks = [
+        VolumeTask(config.volume(number), open_snapshot(path, number, date), directory,
+                   config.quota,
+                   staging_path(config.paths.report_dir, "report", f"{date:%Y%m%d}", number))
+        for number, path in sorted(snapshot_paths.items())
+    ]
+    workers = min(config.paths.workers, len(tasks))
+    log.info("report for %s: %d volumes on %d workers", date, len(tasks), workers)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=setup_logging) as pool:
+        staged = pool.map(stage_volume, tasks, chunksize=1)
+    rows: list[UsageRow] = []
+    for result in staged:
+        log.info("volume %d: %d lines, %d malformed, %d rows staged", result.volume,
+                 result.lines, result.malformed, result.rows)
+        rows.extend(read_rows(result.staging_file))
+    return rows
+
+
+def _publish_database(db, date: dt.date, rows: list[UsageRow], loaded: bool, force: bool) -> str:
+    if loaded and not force:
+        log.info("database: rows for %s already loaded; skipped", date)
+        return "skipped"
+    count = load_usage(db, date, rows, replace=force)
+    action = "replaced" if loaded else "loaded"
+    log.info("database: %s %d rows for %s", action, count, date)
+    return action
+
+
+def _publish_tsv(path: str, rows: list[UsageRow], force: bool) -> str:
+    exists = os.path.exists(path)
+    if exists and not force:
+        log.info("tsv: %s exists; skipped", path)
+        return "skipped"
+    try:
+        write_report(path, rows)
+    except OSError as exc:  # a full disk, a file-size limit, permissions...
+        raise LurgeError(f"could not write {path}: {exc.strerror or exc}; nothing was left at "
+                         "that name (the next run writes it)") from exc
+    log.info("tsv: wrote %s (%d rows)", path, len(rows))
+    return "rewritten" if exists else "written"

@@ -1,0 +1,54 @@
+"""The dated TSV report (SPEC §2.1): exact text, written atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Iterable
+
+from utils.common.atomic import atomic_write
+from utils.report.rows import UsageRow
+
+HEADER = ("Lustre Volume", "PI", "Unix Group", "Used (bytes)", "Quota (bytes)",
+          "Last Modified (days)", "Archived Directories", "Is Humgen?", "Quota Used (bytes)")
+NULL = "-"
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def tsv_dir(report_dir: str) -> str:
+    return os.path.join(report_dir, "report-output-files")
+
+
+def tsv_path(report_dir: str, date: dt.date) -> str:
+    """``<report_dir>/report-output-files/report-<YYYYMMDD>.tsv``."""
+    return os.path.join(tsv_dir(report_dir), f"report-{date:%Y%m%d}.tsv")
+
+
+def _cell(value: object) -> str:
+    """NULL as ``-``, booleans as True/False; tabs and newlines in text are escaped."""
+    if value is None:
+        return NULL
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    return str(value)
+
+
+def format_row(row: UsageRow) -> str:
+    cells = (row.volume, row.pi, row.group_name, row.used, row.quota, row.last_modified,
+             row.archived_dirs, row.is_humgen, row.quota_used)
+    return "\t".join(_cell(cell) for cell in cells)
+
+
+def render(rows: Iterable[UsageRow]) -> bytes:
+    """The whole file: header, then rows in report order (volume, PI, group)."""
+    lines = ["\t".join(HEADER)]
+    lines.extend(format_row(row) for row in sorted(rows, key=UsageRow.sort_key))
+    return ("\n".join(lines) + "\n").encode("utf-8", errors="surrogateescape")
+
+
+def write_report(path: str, rows: Iterable[UsageRow]) -> None:
+    """Write the TSV so that it exists complete or not at all."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    data = render(rows)
+    with atomic_write(path) as stream:
+        stream.write(data)

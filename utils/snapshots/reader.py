@@ -1,0 +1,126 @@
+"""Reading a snapshot: line-aligned blocks, parsed into chunks on a thread pool."""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from utils.common.errors import SnapshotError
+from utils.common.logs import Progress
+from utils.snapshots.buffers import keep_freed_memory, uninitialized_bytearray
+from utils.snapshots.chunks import BlockResult, Chunk, parse_block
+from utils.snapshots.compression import GZIP_READ_ERRORS, open_gzip_reader
+
+log = logging.getLogger(__name__)
+
+BLOCK_SIZE = 8 * 1024 * 1024  # decompressed bytes per block
+PARSE_THREADS = 2
+T = TypeVar("T")
+
+
+def read_blocks(path: str, block_size: int = BLOCK_SIZE, *, fast: bool = True) -> Iterator[bytearray]:
+    """Line-aligned blocks of decompressed text; a failed snapshot raises SnapshotError.
+
+    Each block is a fresh ``bytearray`` filled by ``readinto`` (no extra copy, and
+    not zeroed first: see :mod:`utils.buffers`); only the partial line at its
+    end is carried over to the next block.  Every block ends with a newline:
+    a file whose last line lacks one gets it added.
+    """
+    keep_freed_memory()
+    try:
+        stream = open_gzip_reader(path, fast=fast)
+    except OSError as exc:
+        raise SnapshotError(f"failed snapshot {path}: cannot open: {exc}") from None
+    carry = b""
+    try:
+        with stream:
+            while True:
+                block = uninitialized_bytearray(len(carry) + block_size)
+                block[: len(carry)] = carry
+                count = stream.readinto(memoryview(block)[len(carry):])
+                if not count:
+                    break
+                end = len(carry) + count
+                cut = block.rfind(b"\n", 0, end)
+                carry = bytes(block[cut + 1: end])
+                del block[cut + 1:]
+                if block:
+                    yield block
+    except GZIP_READ_ERRORS as exc:
+        raise SnapshotError(f"failed snapshot {path}: {_describe_read_error(exc)}") from None
+    if carry:  # the last line lacks its newline: give it one, like every other line
+        yield bytearray(carry + b"\n")
+
+
+def _describe_read_error(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return "truncated (compressed data ended before the end of the stream)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class ReadStats:
+    """Line counts of one snapshot file, filled in while it is read."""
+
+    path: str
+    lines: int = 0
+    malformed: int = 0
+
+
+def map_chunks(path: str, func: Callable[[Chunk], T], *, threads: int = PARSE_THREADS,
+               label: str | None = None, stats: ReadStats | None = None,
+               block_size: int = BLOCK_SIZE) -> Iterator[T]:
+    """``func`` applied to each chunk of the snapshot at ``path``, results in file order.
+
+    Decompression runs in its own thread; parsing and ``func`` run on a pool of
+    ``threads`` threads (Arrow and NumPy release the GIL), with a bounded
+    number of blocks in flight so memory stays flat whatever the file size.
+    Logs progress, and at the end the ``skipped N malformed lines of M in
+    FILE`` line.  Pass ``stats`` to get the counts back; ``block_size`` is the
+    decompressed size of each block read.
+    """
+    stats = stats if stats is not None else ReadStats(path)
+    progress = Progress(log, label or f"reading {path}")
+
+    def work(block: bytearray) -> tuple[BlockResult, T]:
+        result = parse_block(block, use_threads=False)
+        return result, func(result.chunk)
+
+    in_flight: collections.deque[concurrent.futures.Future] = collections.deque()
+
+    def finished() -> T:
+        result, value = in_flight.popleft().result()
+        stats.lines += result.lines
+        stats.malformed += result.malformed
+        progress.advance(result.lines)
+        return value
+
+    with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="parse") as pool:
+        try:
+            for block in read_blocks(path, block_size):
+                in_flight.append(pool.submit(work, block))
+                while len(in_flight) > threads + 1:
+                    yield finished()
+            while in_flight:
+                yield finished()
+        finally:
+            for future in in_flight:
+                future.cancel()
+    progress.finish()
+    log.info("skipped %d malformed lines of %d in %s", stats.malformed, stats.lines, path)
+
+
+def read_chunks(path: str, **kwargs: Any) -> Iterator[Chunk]:
+    """The chunks of the snapshot at ``path`` in order (see :func:`map_chunks`)."""
+    return map_chunks(path, lambda chunk: chunk, **kwargs)
+
+
+def iter_rows(chunks: Iterable[Chunk]) -> Iterator[tuple[bytes, int, int, int, int, bytes]]:
+    """Rows as (path, size, gid, mtime, nlink, type) tuples (for tests and tools)."""
+    for chunk in chunks:
+        yield from zip(chunk.path.to_pylist(), chunk.size.tolist(),
+                       chunk.gid.tolist(), chunk.mtime.tolist(), chunk.nlink.tolist(),
+                       chunk.type.to_pylist())
