@@ -16,7 +16,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from utils.common.errors import ConfigError
@@ -46,6 +46,11 @@ class PathsConfig:
     report_dir: str
     max_days_ago: int = 10
     workers: int = 5
+    # A volume's snapshot file for a date: {date} is YYYYMMDD, {volume} the
+    # volume number, the rest a glob (wrstat: "{date}_scratch{volume}.*.*.stats.gz").
+    snapshot_pattern: str = "{date}_{volume}.dat.gz"
+    # More malformed lines than this fraction of a file's lines: a failed snapshot.
+    max_malformed_fraction: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,18 @@ class QuotaConfig:
     lfs: str = "lfs"
     timeout: float = 30.0
     concurrency: int = 8
+
+
+WarningRule = tuple[float, float]  # (days ahead, fraction of the quota)
+
+
+@dataclass(frozen=True)
+class WarningsConfig:
+    """How each group's status is decided from its projected usage."""
+
+    history_days: int = 14  # database days (before today) the slope is fitted over
+    not_ok: tuple[WarningRule, ...] = ((3.0, 0.85), (7.0, 0.95))
+    kinda_ok: tuple[WarningRule, ...] = ((3.0, 0.80), (7.0, 0.85))
 
 
 @dataclass(frozen=True)
@@ -155,6 +172,7 @@ class Config:
     ldap: LdapConfig
     volumes: tuple[VolumeConfig, ...]
     quota: QuotaConfig = QuotaConfig()
+    warnings: WarningsConfig = WarningsConfig()
     inspector: InspectorConfig = InspectorConfig()
     splitter: SplitterConfig = SplitterConfig()
     s3: S3Config = S3Config()
@@ -183,6 +201,7 @@ _SECTIONS: dict[str, type] = {
     "database": DatabaseConfig,
     "ldap": LdapConfig,
     "quota": QuotaConfig,
+    "warnings": WarningsConfig,
     "inspector": InspectorConfig,
     "splitter": SplitterConfig,
     "s3": S3Config,
@@ -326,7 +345,13 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(f"{source}: {key} must be a list, got {_describe(value)}")
-        return tuple(_coerce(item, args[0], f"{key}[{i}]", source) for i, item in enumerate(value))
+        if len(args) == 2 and args[1] is Ellipsis or len(args) == 1:  # tuple[X, ...]
+            return tuple(_coerce(item, args[0], f"{key}[{i}]", source) for i, item in enumerate(value))
+        if len(value) != len(args):  # a fixed-length tuple such as tuple[float, float]
+            raise ConfigError(f"{source}: {key} must be a list of {len(args)} values, "
+                              f"got {len(value)}")
+        return tuple(_coerce(item, hint, f"{key}[{i}]", source)
+                     for i, (item, hint) in enumerate(zip(value, args)))
     if origin in (collections.abc.Mapping, dict):
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: {key} must be a table, got {_describe(value)}")
@@ -358,6 +383,10 @@ def _check_consistency(config: Config) -> None:
         fail("[paths] max_days_ago must be at least 1")
     if config.paths.workers < 1:
         fail("[paths] workers must be at least 1")
+    if not 0 <= config.paths.max_malformed_fraction <= 1:
+        fail("[paths] max_malformed_fraction must be between 0 and 1")
+    _check_snapshot_pattern(config.paths.snapshot_pattern, fail)
+    _check_warnings(config.warnings, fail)
     if config.quota.timeout <= 0 or config.quota.concurrency < 1:
         fail("[quota] timeout must be positive and concurrency at least 1")
     if config.ldap.timeout <= 0:
@@ -413,6 +442,35 @@ def _check_consistency(config: Config) -> None:
         fail("[splitter] compress_level must be between 0 and 9")
     if config.s3.max_attempts < 1 or config.s3.multipart_chunksize < 5 * 1024 * 1024:
         fail("[s3] max_attempts must be at least 1 and multipart_chunksize at least 5 MiB")
+
+
+def _check_snapshot_pattern(pattern: str, fail: Callable[[str], None]) -> None:
+    """The pattern is a file name holding {date} and {volume} once each, no other braces."""
+    where = f"[paths] snapshot_pattern {pattern!r}"
+    if "/" in pattern:
+        fail(f"{where} must be a file name (no /): it is matched inside mpistat_dir")
+    for placeholder in ("{date}", "{volume}"):
+        if pattern.count(placeholder) != 1:
+            fail(f"{where} must contain {placeholder} exactly once")
+    rest = pattern.replace("{date}", "").replace("{volume}", "")
+    if "{" in rest or "}" in rest:
+        fail(f"{where}: only {{date}} and {{volume}} may appear in braces")
+
+
+def _check_warnings(warnings: WarningsConfig, fail: Callable[[str], None]) -> None:
+    """history_days at least 1; every rule is [days >= 0, fraction > 0]."""
+    if warnings.history_days < 1:
+        fail("[warnings] history_days must be at least 1")
+    for key in ("not_ok", "kinda_ok"):
+        for index, rule in enumerate(getattr(warnings, key)):
+            if len(rule) != 2:
+                fail(f"[warnings] {key}[{index}] must be a pair [days ahead, fraction of quota]")
+            days, fraction = rule
+            if days < 0:
+                fail(f"[warnings] {key}[{index}]: days ahead must not be negative (got {days:g})")
+            if fraction <= 0:
+                fail(f"[warnings] {key}[{index}]: the fraction of the quota must be positive "
+                     f"(got {fraction:g})")
 
 
 def volume_for_path(config: Config, path: str) -> VolumeConfig | None:

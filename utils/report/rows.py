@@ -31,6 +31,12 @@ class UsageRow:
     archived_dirs: str | None
     is_humgen: bool
     quota_used: int | None
+    inodes: int | None = None  # lines of the group in the snapshot
+    inode_quota: int | None = None  # lfs file hard limit (None: no limit or unknown)
+    inode_quota_used: int | None = None  # lfs files count
+    days_until_full_bytes: float | None = None
+    days_until_full_inodes: float | None = None
+    status: str | None = None  # "OK", "Kinda OK", "Not OK"; None without any quota
 
     @property
     def archived(self) -> bool:
@@ -40,6 +46,23 @@ class UsageRow:
         """Volume, then PI (groups without one first), then group name (then the rest)."""
         return (self.volume, self.pi is not None, self.pi or "", self.group_name,
                 self.is_humgen, self.used)
+
+
+@dataclass(frozen=True)
+class UserUsageRow:
+    """One (volume, user, group) line of the per-user report."""
+
+    volume: str
+    user_name: str  # the directory's name for the uid, else the decimal uid
+    group_name: str
+    is_humgen: bool  # with group_name, identifies the unix_group row
+    used: int
+    inodes: int
+    last_modified: float | None
+
+    def sort_key(self) -> tuple:
+        """Volume, then user name, then group name."""
+        return (self.volume, self.user_name, self.group_name, self.is_humgen)
 
 
 def days_since(snapshot_time: float, mtime: int | None) -> float | None:
