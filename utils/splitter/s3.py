@@ -38,6 +38,7 @@ from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, TypeVar
+from urllib.parse import urlsplit
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -140,7 +141,7 @@ def transfer_config(config: S3Config) -> TransferConfig:
     """
     return TransferConfig(multipart_threshold=max(1, config.multipart_threshold),
                           multipart_chunksize=config.multipart_chunksize,
-                          max_concurrency=config.concurrency, use_threads=True,
+                          max_concurrency=max(1, config.concurrency), use_threads=True,
                           preferred_transfer_client="classic")
 
 
@@ -273,6 +274,10 @@ def _reason(exc: BaseException) -> str:
         status = _status(cause) or "?"
         return f"{error.get('Code', 'Unknown')} (HTTP {status}): {error.get('Message', '')}".rstrip(": ")
     text = str(cause) or type(cause).__name__
+    url = getattr(cause, "kwargs", {}).get("endpoint_url")
+    if isinstance(url, str):  # the server, not the object: one cause for every file it failed
+        parts = urlsplit(url)
+        text = text.replace(url, f"{parts.scheme}://{parts.netloc}")
     return f"{type(cause).__name__}: {text}"
 
 
