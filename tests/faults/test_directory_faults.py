@@ -218,11 +218,12 @@ def test_hostile_names_never_escape_the_split_directory(tmp_path: Path,
     out = tmp_path / "out" / "groups"
     created = sorted(set(listing(tmp_path)) - set(before))
     assert [path for path in created if not path.startswith("out/groups/")] == [
-        "out", "out/.lurge-splitter.lock", "out/groups"]
+        "out", "out/groups", "reports/.lurge-splitter.lock"]
     usable = {"q'\"quote", "semi;colon", "back\\slash", "x'); DROP TABLE pi; --", "équipe-δ-研究",
               "alpha-dup"}
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [f"{name}.dat.gz" for name in usable] + ["groupfile", "index.txt", "passwdfile"])
+        [f"{name}.dat.gz" for name in usable] + [".lurge-split-set", "groupfile", "index.txt",
+                                                 "passwdfile"])
     lines = {gid: line for gid, line in zip(sorted(WINNERS), hostile_lines())}
     for gid, (name, _, _) in WINNERS.items():
         if name in usable:

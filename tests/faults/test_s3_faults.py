@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ def splitter_setup(tmp_path: Path, bucket: S3Bucket, endpoint: str,
 
 
 def assert_local_set(out: Path, groups: dict[str, bytes]) -> None:
-    assert sorted(p.name for p in out.iterdir()) == FILES
+    assert sorted(p.name for p in out.iterdir()) == [".lurge-split-set", *FILES]
     for name, content in groups.items():
         assert gzip.decompress((out / name).read_bytes()) == content, name
     assert [p.name for p in out.parent.iterdir() if ".new-" in p.name or ".old-" in p.name] == []
@@ -71,6 +72,11 @@ def test_500s_and_dropped_connections_fail_after_retries_and_a_rerun_completes(
 
     assert result.returncode == 1, result.stderr
     assert failure_message(s3_bucket, out, ["hgi.dat.gz", "mueller-lab.dat.gz"]) in result.stderr
+    assert ("  cause: InternalError (HTTP 500): failure injected by the test proxy "
+            f"({PREFIX}mueller-lab.dat.gz)\n") in result.stderr
+    assert ("  cause: ConnectionClosedError: Connection was closed before we received a valid "
+            f"response from endpoint URL: \"{faulty_s3_proxy.endpoint_url}\". ({PREFIX}hgi.dat.gz)\n"
+            ) in result.stderr
     assert "uploading" in result.stderr and "(attempt 2 of 3)" in result.stderr
     assert faulty_s3_proxy.count("PUT", "mueller-lab.dat.gz", "failed") == 3  # every attempt
     assert faulty_s3_proxy.count("PUT", "hgi.dat.gz", "dropped") == 3
@@ -114,3 +120,95 @@ def test_server_gone_mid_sync_fails_naming_the_rest_and_a_rerun_completes(
     assert "4 uploaded" in rerun.stderr and "2 skipped as unchanged" in rerun.stderr
     assert_local_set(out, groups)
     assert_bucket_matches(s3_bucket, out)
+
+
+# ------------------------------------------------------------------ the bucket check before the split
+
+
+def assert_nothing_split(tmp_path: Path, stderr: str) -> None:
+    assert not (tmp_path / "out").exists()
+    assert "kept" not in stderr and "split set" not in stderr  # no snapshot was even read
+    assert "retrying" not in stderr
+
+
+@pytest.mark.s3
+def test_no_credentials_fail_before_the_split_without_a_request(
+        tmp_path: Path, s3_bucket: S3Bucket, faulty_s3_proxy: FaultyS3Proxy,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    config, _, _ = splitter_setup(tmp_path, s3_bucket, faulty_s3_proxy.endpoint_url)
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "absent" / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "absent" / "config"))
+    monkeypatch.setenv("HOME", str(tmp_path / "absent"))  # no ~/.aws either
+
+    result, _ = run("group_splitter.py", "--config", str(config))
+
+    assert result.returncode == 1, result.stderr
+    assert (f"group_splitter.py: failed: no S3 credentials for s3://{s3_bucket.bucket} at "
+            f"{faulty_s3_proxy.endpoint_url}: boto3 found none in the environment") in result.stderr
+    assert "; nothing was split" in result.stderr
+    assert faulty_s3_proxy.requests == []
+    assert_nothing_split(tmp_path, result.stderr)
+
+
+@pytest.mark.s3
+def test_a_missing_bucket_fails_before_the_split_without_retries(
+        tmp_path: Path, s3_bucket: S3Bucket, faulty_s3_proxy: FaultyS3Proxy) -> None:
+    config, _, _ = splitter_setup(tmp_path, s3_bucket, faulty_s3_proxy.endpoint_url)
+    config.write_text(config.read_text().replace(s3_bucket.bucket, "lurge-no-such-bucket"))
+
+    result, _ = run("group_splitter.py", "--config", str(config))
+
+    assert result.returncode == 1, result.stderr
+    assert (f"group_splitter.py: failed: S3 bucket s3://lurge-no-such-bucket at "
+            f"{faulty_s3_proxy.endpoint_url} cannot be used: the bucket does not exist (HTTP 404); "
+            "nothing was split") in result.stderr
+    assert faulty_s3_proxy.count() == faulty_s3_proxy.count("HEAD", "lurge-no-such-bucket") == 1
+    assert_nothing_split(tmp_path, result.stderr)
+
+
+@pytest.mark.s3
+def test_access_denied_fails_before_the_split_without_retries(
+        tmp_path: Path, s3_bucket: S3Bucket, faulty_s3_proxy: FaultyS3Proxy) -> None:
+    config, _, _ = splitter_setup(tmp_path, s3_bucket, faulty_s3_proxy.endpoint_url)
+    faulty_s3_proxy.fail_always("HEAD", status=403)
+
+    result, _ = run("group_splitter.py", "--config", str(config))
+
+    assert result.returncode == 1, result.stderr
+    assert (f"cannot be used: access is denied (HTTP 403): the credentials boto3 found (env) are not "
+            "valid there or may not use the bucket; nothing was split") in result.stderr
+    assert faulty_s3_proxy.count() == faulty_s3_proxy.count("HEAD", outcome="failed") == 1
+    assert_nothing_split(tmp_path, result.stderr)
+
+
+@pytest.mark.s3
+def test_a_passing_server_error_at_the_check_is_retried(
+        tmp_path: Path, s3_bucket: S3Bucket, faulty_s3_proxy: FaultyS3Proxy) -> None:
+    config, out, groups = splitter_setup(tmp_path, s3_bucket, faulty_s3_proxy.endpoint_url)
+    faulty_s3_proxy.fail_next(2, "HEAD", status=503)
+
+    result, _ = run("group_splitter.py", "--config", str(config))
+
+    assert result.returncode == 0, result.stderr
+    assert "failed (attempt 2 of 3): 503 (HTTP 503): Service Unavailable; retrying" in result.stderr
+    assert faulty_s3_proxy.count("HEAD", outcome="failed") == 2
+    assert faulty_s3_proxy.count("HEAD", outcome="forwarded") == 1
+    assert_local_set(out, groups)
+    assert_bucket_matches(s3_bucket, out)
+
+
+@pytest.mark.s3
+def test_an_unreachable_server_fails_before_the_split(
+        tmp_path: Path, s3_bucket: S3Bucket, faulty_s3_proxy: FaultyS3Proxy) -> None:
+    config, _, _ = splitter_setup(tmp_path, s3_bucket, faulty_s3_proxy.endpoint_url, max_attempts=2)
+    faulty_s3_proxy.stop()
+
+    result, _ = run("group_splitter.py", "--config", str(config))
+
+    assert result.returncode == 1, result.stderr
+    assert "cannot be used: still failing after 2 attempts: " in result.stderr
+    assert "; nothing was split" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -121,7 +121,7 @@ def test_failed_snapshots_stop_every_script_and_publish_nothing(tmp_path: Path) 
     assert listing(tmp_path / "reports" / ".lurge-staging") == []
     assert listing(tmp_path / "reports" / "report-output-files") == [
         f"report-{YESTERDAY:%Y%m%d}.tsv"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".lurge-splitter.lock", "groups"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["groups"]
 
 
 # ------------------------------------------------------------------ malformed lines
@@ -205,6 +205,6 @@ def test_malformed_lines_are_counted_and_the_good_lines_give_exact_results(tmp_p
             kept[f"{name}.dat.gz"] = kept.get(f"{name}.dat.gz", b"") + raw + b"\n"
     out = tmp_path / "out" / "groups"
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [*kept, "groupfile", "index.txt", "passwdfile"])
+        [*kept, ".lurge-split-set", "groupfile", "index.txt", "passwdfile"])
     for name, content in kept.items():
         assert gzip.decompress((out / name).read_bytes()) == content, name

@@ -14,7 +14,8 @@ import pytest
 from tests.fixtures.s3 import FaultyS3Proxy, S3Bucket
 from utils.common.config import S3Config
 from utils.common.errors import UploadError
-from utils.splitter.s3 import MiB, SyncError, local_etag, make_client, sync_directory
+from utils.splitter.s3 import (MiB, SyncError, local_etag, make_client, sync_directory,
+                               transfer_config)
 
 pytestmark = pytest.mark.s3
 
@@ -329,3 +330,99 @@ def test_proxy_forwards_chunked_bodies_exactly(s3_bucket: S3Bucket,
     assert response.status == 200
     assert s3_bucket.read("chunked") == b"abcdefg"
     assert faulty_s3_proxy.count("PUT", "/chunked", outcome="forwarded") == 1
+
+
+# --------------------------------------------------------------------------- names, causes, permanent errors
+
+
+def test_names_that_are_not_utf8_get_escaped_keys_that_stay_distinct(tmp_path: Path,
+                                                                     s3_bucket: S3Bucket) -> None:
+    """A group name with the byte 0xff, one literally spelled ``\\xff`` and one with a backslash."""
+    files = {b"caf\xff.dat.gz": b"raw byte", b"caf\\xff.dat.gz": b"literal backslash-x",
+             b"back\\slash.dat.gz": b"backslash", "équipe.dat.gz".encode(): b"utf-8"}
+    for name, content in files.items():
+        with open(bytes(tmp_path) + b"/" + name, "wb") as handle:
+            handle.write(content)
+    expected = {PREFIX + "caf\\xff.dat.gz": b"raw byte",
+                PREFIX + "caf\\\\xff.dat.gz": b"literal backslash-x",
+                PREFIX + "back\\\\slash.dat.gz": b"backslash",
+                PREFIX + "équipe.dat.gz": b"utf-8"}
+    config = s3_bucket.config(prefix=PREFIX)
+
+    report = sync_directory(str(tmp_path), config)
+
+    assert report.uploaded == sorted(expected) and report.failed == {}
+    assert {key: s3_bucket.read(key) for key in s3_bucket.keys()} == expected
+    again = sync_directory(str(tmp_path), config, delete_removed=True)
+    assert again.skipped == sorted(expected)
+    assert again.uploaded == [] and again.deleted == [] and again.failed == {}
+
+
+def test_the_failure_message_names_the_cause(tmp_path: Path, s3_bucket: S3Bucket,
+                                             faulty_s3_proxy: FaultyS3Proxy) -> None:
+    (tmp_path / "a.dat.gz").write_bytes(b"a")
+    (tmp_path / "b.dat.gz").write_bytes(b"b")
+    faulty_s3_proxy.fail_always("PUT", path_contains="a.dat.gz")
+    config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url,
+                              max_attempts=2)
+
+    with pytest.raises(SyncError) as caught:
+        sync_directory(str(tmp_path), config)
+
+    assert str(caught.value) == (f"S3 sync to s3://{s3_bucket.bucket}/{PREFIX}: 1 files failed: "
+                                 f"{PREFIX}a.dat.gz; cause: InternalError (HTTP 500): failure "
+                                 "injected by the test proxy")
+    assert s3_bucket.keys() == [PREFIX + "b.dat.gz"]
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_permanent_errors_are_not_retried(tmp_path: Path, s3_bucket: S3Bucket,
+                                          faulty_s3_proxy: FaultyS3Proxy, status: int) -> None:
+    (tmp_path / "denied.dat.gz").write_bytes(b"x" * 100)
+    faulty_s3_proxy.fail_always("PUT", status=status)
+    config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url,
+                              max_attempts=5)
+
+    with pytest.raises(SyncError, match=rf"cause: InternalError \(HTTP {status}\)"):
+        sync_directory(str(tmp_path), config)
+
+    assert faulty_s3_proxy.count("PUT", "denied") == 1  # one try: waiting cannot mend it
+
+
+def test_no_credentials_fail_without_retries(tmp_path: Path, s3_bucket: S3Bucket,
+                                             faulty_s3_proxy: FaultyS3Proxy,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "x.dat.gz").write_bytes(b"x")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url,
+                              max_attempts=5)
+
+    with pytest.raises(SyncError, match="NoCredentialsError: Unable to locate credentials") as caught:
+        sync_directory(str(tmp_path), config)
+
+    assert list(caught.value.report.failed) == [PREFIX + "x.dat.gz"]
+    assert faulty_s3_proxy.requests == []
+    assert not [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+
+
+def test_the_transfer_follows_the_configured_sizes_and_concurrency(s3_bucket: S3Bucket) -> None:
+    config = s3_bucket.config(multipart_threshold=0, multipart_chunksize=8 * MiB, concurrency=3)
+    settings = transfer_config(config)
+    assert (settings.multipart_threshold, settings.multipart_chunksize, settings.max_request_concurrency) \
+        == (1, 8 * MiB, 3)
+    assert make_client(config).meta.config.max_pool_connections >= 3 * 3
+
+
+def test_an_empty_folder_never_deletes(tmp_path: Path, s3_bucket: S3Bucket,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    s3_bucket.client.put_object(Bucket=s3_bucket.bucket, Key=PREFIX + "hgi.dat.gz", Body=b"old")
+
+    report = sync_directory(str(tmp_path), s3_bucket.config(prefix=PREFIX), delete_removed=True)
+
+    assert report.deleted == [] and report.uploaded == []
+    assert s3_bucket.keys() == [PREFIX + "hgi.dat.gz"]
+    assert any(f"not deleting 1 objects under s3://{s3_bucket.bucket}/{PREFIX}" in r.getMessage()
+               and r.levelno == logging.WARNING for r in caplog.records)

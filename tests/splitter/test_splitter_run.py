@@ -1,4 +1,4 @@
-"""The group splitter (SPEC §4) on generated snapshots, an LDIF directory and a real moto S3.
+"""The group splitter (docs/splitter.md) on generated snapshots, an LDIF directory and a real moto S3.
 
 Expected outputs come from an independent per-line filter built on
 tests/reference.py; the written files are read back with the system's
@@ -168,7 +168,7 @@ def snapshots(tmp_path: Path) -> list[Path]:
 def expected_split(files: Sequence[Path], groups: Iterable[tuple[int, str, bool]], *,
                    by_gid: bool = False,
                    prefixes: Sequence[str] = DEFAULT_SPECIAL_PREFIXES) -> dict[str, bytes]:
-    """label -> uncompressed content, by a plain per-line reading of SPEC §4."""
+    """label -> uncompressed content, by a plain per-line reading of the selection rule."""
     humgen = {gid: name for gid, name, is_humgen in groups if is_humgen and name}
     named = {gid: name for gid, name, _ in groups if name}
     wanted = [prefix.encode() for prefix in prefixes]
@@ -189,7 +189,7 @@ def expected_split(files: Sequence[Path], groups: Iterable[tuple[int, str, bool]
 
 
 def expected_index(contents: dict[str, bytes], *, by_gid: bool = False) -> bytes:
-    """index.txt computed from the expected contents with SPEC §4's default constants."""
+    """index.txt computed from the expected contents with the default constants."""
     rows = [HEADER]
     for label in sorted(contents, key=int if by_gid else None):
         records = [parse_line(raw) for raw in contents[label].split(b"\n")[:-1]]
@@ -213,9 +213,11 @@ def getent(database: str) -> bytes:
 
 
 def assert_split_set(out: Path, contents: dict[str, bytes], *, by_gid: bool = False) -> None:
-    """``out`` holds exactly the expected group files, index and dumps."""
-    expected_files = {f"{label}.dat.gz" for label in contents} | {"index.txt", "groupfile", "passwdfile"}
+    """``out`` holds exactly the expected group files, index, dumps and the set's marker."""
+    expected_files = {f"{label}.dat.gz" for label in contents} | {"index.txt", "groupfile", "passwdfile",
+                                                                   ".lurge-split-set"}
     assert {p.name for p in out.iterdir()} == expected_files
+    assert (out / ".lurge-split-set").is_file() and not (out / ".lurge-split-set").is_symlink()
     for label, content in contents.items():
         assert zcat(out / f"{label}.dat.gz") == content, label
     assert (out / "index.txt").read_bytes() == expected_index(contents, by_gid=by_gid)
@@ -350,7 +352,7 @@ def test_hostile_group_names_never_escape_the_output_dir(tmp_path: Path,
     out = out_dir(tmp_path)
     created = set(tree(tmp_path)) - before
     inside = {str(p.relative_to(tmp_path)) for p in out.rglob("*")} | {"out", "out/groups"}
-    assert created - inside == {"out/.lurge-splitter.lock"}
+    assert created - inside == {"report", "report/.lurge-splitter.lock"}
     assert all(not p.is_dir() for p in out.iterdir())
     usable = [group for group in HOSTILE_GROUPS if group[0] in (1004, 1005)]
     contents = expected_split([snapshot], usable)
@@ -376,6 +378,7 @@ def test_swap_replaces_the_whole_set_and_removes_leftovers(tmp_path: Path, snaps
     out.mkdir(parents=True)
     (out / "gone.dat.gz").write_bytes(b"a group of an earlier day")
     (out / "index.txt").write_bytes(b"old index\n")
+    (out / ".lurge-split-set").write_bytes(b"")  # a set lurge wrote
     for leftover in ("groups.new-424242", "groups.old-7"):
         (tmp_path / "out" / leftover / "deep").mkdir(parents=True)
         (tmp_path / "out" / leftover / "deep" / "junk.dat.gz").write_bytes(b"junk")
@@ -384,8 +387,7 @@ def test_swap_replaces_the_whole_set_and_removes_leftovers(tmp_path: Path, snaps
     split(config)
 
     assert_split_set(out, expected_split(snapshots, GROUPS))
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".lurge-splitter.lock", "groups",
-                                                                    "groups.newer"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["groups", "groups.newer"]
 
 
 @pytest.mark.parametrize("command, message", [
@@ -447,7 +449,7 @@ def s3_settings(bucket: S3Bucket, proxy: FaultyS3Proxy) -> dict[str, object]:
 
 
 def assert_bucket_matches(bucket: S3Bucket, out: Path) -> None:
-    local = sorted(p.name for p in out.iterdir())
+    local = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     assert bucket.keys() == [S3_PREFIX + name for name in local]
     for name in local:
         assert bucket.read(S3_PREFIX + name) == (out / name).read_bytes(), name
@@ -462,7 +464,7 @@ def test_upload_sends_only_what_changed(tmp_path: Path, snapshots: list[Path], s
     first = run_cli(config)
     assert first.returncode == 0, first.stderr
     assert_bucket_matches(s3_bucket, out)
-    assert faulty_s3_proxy.count("PUT") == len(list(out.iterdir())) == 11  # 8 groups + 3
+    assert faulty_s3_proxy.count("PUT") == len(list(out.glob("[!.]*"))) == 11  # 8 groups + 3
 
     second = run_cli(config)
     assert second.returncode == 0, second.stderr
@@ -526,3 +528,89 @@ def test_delete_removed_deletes_objects_the_set_no_longer_has(
     assert S3_PREFIX + "gone.dat.gz" not in keys
     assert "elsewhere/keep.txt" in keys
     assert faulty_s3_proxy.count("DELETE") == 1
+
+
+@pytest.mark.s3
+def test_a_group_name_that_is_not_utf8_is_written_as_bytes_and_uploaded_under_an_escaped_key(
+        tmp_path: Path, s3_bucket: S3Bucket, faulty_s3_proxy: FaultyS3Proxy) -> None:
+    groups = ((1001, "hgi", True), (1007, "caf\udcff", True), (1008, "caf\\xff", True))
+    lines = [line(b"/lustre/scratch118/a/%d" % n, gid) for n, gid in enumerate((1001, 1007, 1008, 1007))]
+    write_volume(tmp_path, 118, lines)
+    config = write_config(tmp_path, groups=groups, volumes=(118,),
+                          s3=s3_settings(s3_bucket, faulty_s3_proxy))
+    out = out_dir(tmp_path)
+
+    first = run_cli(config)
+
+    assert first.returncode == 0, first.stderr
+    assert sorted(os.listdir(bytes(out))) == [b".lurge-split-set", b"caf\\xff.dat.gz", b"caf\xff.dat.gz",
+                                              b"groupfile", b"hgi.dat.gz", b"index.txt", b"passwdfile"]
+    assert zcat(Path(os.fsdecode(bytes(out) + b"/caf\xff.dat.gz"))) == lines[1] + lines[3]
+    index_rows = (out / "index.txt").read_bytes().split(b"\n")[1:-1]
+    assert [row.split(b"\t")[0] for row in index_rows] == [b"caf\\xff", b"caf\xff", b"hgi"]  # as they are
+    keys = {S3_PREFIX + "caf\\xff.dat.gz": b"caf\xff.dat.gz",  # the byte 0xff, escaped
+            S3_PREFIX + "caf\\\\xff.dat.gz": b"caf\\xff.dat.gz"}  # a literal backslash, doubled
+    for key, name in keys.items():
+        assert s3_bucket.read(key) == Path(os.fsdecode(bytes(out) + b"/" + name)).read_bytes(), key
+    assert len(s3_bucket.keys()) == 6
+
+    second = run_cli(config, "--delete-removed")
+    assert second.returncode == 0, second.stderr
+    assert "0 uploaded (0 bytes), 6 skipped as unchanged" in second.stderr
+    assert faulty_s3_proxy.count("DELETE") == 0
+
+
+def test_delete_removed_with_no_upload_is_refused(tmp_path: Path, snapshots: list[Path]) -> None:
+    finished = run_cli(write_config(tmp_path), "--no-upload", "--delete-removed")
+
+    assert finished.returncode == 2
+    assert ("group_splitter.py: error: --delete-removed deletes objects in S3 that the new set no "
+            "longer has; with --no-upload nothing is synced, so it cannot apply") in finished.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.s3
+def test_an_empty_set_never_deletes_objects(tmp_path: Path, s3_bucket: S3Bucket,
+                                            faulty_s3_proxy: FaultyS3Proxy) -> None:
+    """No group kept (every line's gid is unknown): the bucket's group files stay."""
+    for name in ("hgi.dat.gz", "mueller-lab.dat.gz"):
+        s3_bucket.client.put_object(Bucket=s3_bucket.bucket, Key=S3_PREFIX + name, Body=b"yesterday")
+    write_volume(tmp_path, 118, [line(b"/lustre/scratch118/x/%d" % n, 99999) for n in range(50)])
+    config = write_config(tmp_path, volumes=(118,), s3=s3_settings(s3_bucket, faulty_s3_proxy))
+
+    finished = run_cli(config, "--delete-removed")
+
+    assert finished.returncode == 0, finished.stderr
+    assert "the new set holds no group file: not deleting anything from S3" in finished.stderr
+    assert sorted(p.name for p in out_dir(tmp_path).iterdir()) == [".lurge-split-set", "groupfile",
+                                                                  "index.txt", "passwdfile"]
+    assert s3_bucket.keys() == [S3_PREFIX + name for name in ("groupfile", "hgi.dat.gz", "index.txt",
+                                                               "mueller-lab.dat.gz", "passwdfile")]
+    assert s3_bucket.read(S3_PREFIX + "hgi.dat.gz") == b"yesterday"
+    assert faulty_s3_proxy.count("DELETE") == 0
+
+
+def test_the_lock_is_kept_in_the_report_folder(tmp_path: Path, snapshots: list[Path]) -> None:
+    """Not in the output folder's parent, which need not be lurge's to write in."""
+    finished = run_cli(write_config(tmp_path), "--no-upload")
+
+    assert finished.returncode == 0, finished.stderr
+    assert (tmp_path / "report" / ".lurge-splitter.lock").is_file()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["groups"]
+
+
+def test_a_link_planted_at_the_lock_is_refused_and_not_followed(tmp_path: Path,
+                                                               snapshots: list[Path]) -> None:
+    config = write_config(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"not a pid\n")
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / ".lurge-splitter.lock").symlink_to(victim)
+
+    finished = run_cli(config, "--no-upload")
+
+    assert finished.returncode == 1
+    assert (f"group_splitter.py: failed: {tmp_path}/report/.lurge-splitter.lock is a symbolic link; "
+            "lurge does not follow a link at its lock file's name") in finished.stderr
+    assert victim.read_bytes() == b"not a pid\n"
+    assert not (tmp_path / "out").exists()

@@ -1,4 +1,4 @@
-"""``index.txt`` of a split set (SPEC §4): build time and memory estimate per group file.
+"""``index.txt`` of a split set: build time and memory estimate per group file (docs/splitter.md).
 
 For a group with L lines of which D are directories:
 
@@ -8,6 +8,9 @@ For a group with L lines of which D are directories:
   first threshold in ``dir_percent_thresholds`` that dir% is below (the last
   entry when none);
 * memory (bytes) = (D × nodes_per_dir + base_nodes) × bytes per node, an integer.
+
+The group column holds the name's bytes as they are (like the file name), even
+when they are not UTF-8.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 from typing import Mapping
 
 from utils.common.config import SplitterConfig
+from utils.splitter.dirswap import private_opener
 from utils.splitter.split import GroupCounts
 
 INDEX_NAME = "index.txt"
@@ -51,9 +55,10 @@ def index_text(groups: Mapping[str, GroupCounts], settings: SplitterConfig, *, b
 
 def write_index(directory: str, groups: Mapping[str, GroupCounts], settings: SplitterConfig, *,
                 by_gid: bool) -> str:
-    """Write (and fsync) ``<directory>/index.txt``; returns its path."""
+    """Write (and fsync) ``<directory>/index.txt`` (mode 0600: the set is being built); returns its path."""
     path = os.path.join(directory, INDEX_NAME)
-    with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as handle:
+    with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="\n",
+              opener=private_opener) as handle:
         handle.write(index_text(groups, settings, by_gid=by_gid))
         handle.flush()
         os.fsync(handle.fileno())

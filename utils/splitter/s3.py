@@ -1,13 +1,25 @@
-"""Sync one local directory to ``s3://<bucket>/<prefix>`` (SPEC §4, end).
+"""Sync one local folder to ``s3://<bucket>/<prefix>``: what to send, what to delete.
 
-Only the regular files directly inside the directory are synced (no recursion);
-names starting with ``.`` (temporary files) are ignored.  Each file becomes the
-object ``<prefix><filename>``.  A file is skipped when the remote object has the
-same size and an ETag matching the local content (plain MD5, or the multipart
-form ``md5(part digests)-N``).  Files at or above ``multipart_threshold`` are
-uploaded in ``multipart_chunksize`` parts; a failed multipart upload is aborted.
-Each file is tried ``max_attempts`` times with exponential backoff; botocore's
-own retries are switched off so that the attempt count is ours alone.
+The project decides *what* changes (see docs/splitter.md): only the regular
+files directly inside the folder are synced (no recursion); names starting
+with ``.`` (the set's marker, temporary files) are ignored.  Each file becomes
+the object ``<prefix><name>``, the name written with the escape of
+:mod:`utils.common.names` (unchanged unless it holds a backslash or bytes that
+are not UTF-8).  A file is skipped when the object has the same size and an
+ETag matching the local content: the plain MD5, or the multipart form
+``md5(part digests)-N`` for the part size this module uploads with (or another
+common one).  With ``delete_removed``, objects at the prefix's level that the
+folder no longer has are deleted, but only after every upload succeeded.
+
+boto3 does the transfers: ``upload_file`` with a ``TransferConfig`` sends files
+at or above ``multipart_threshold`` in ``multipart_chunksize`` parts,
+``concurrency`` parts at a time, and aborts a multipart upload that fails.
+botocore makes one attempt per request (its ``Config`` carries the retry
+setting and the timeouts); a failed *file* is sent again from its start, up to
+``max_attempts`` times with exponential backoff from ``backoff_seconds``, so a
+broken multipart upload is restarted whole and the admin's attempt count and
+waits are the ones that apply.  Permanent errors (no credentials, no such
+bucket, access denied) are never retried.
 
 Caveat: objects whose ETag is not an MD5 (e.g. SSE-KMS on AWS) never match and
 are therefore re-sent on every sync.
@@ -15,7 +27,6 @@ are therefore re-sent on every sync.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import math
@@ -23,16 +34,20 @@ import os
 import random
 import threading
 import time
+from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+from urllib.parse import urlsplit
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
 
 from utils.common.config import S3Config
 from utils.common.errors import UploadError
+from utils.common.names import escape_name
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +61,11 @@ _READ_BLOCK = MiB
 _COMMON_PART_SIZES = tuple(n * MiB for n in (5, 8, 10, 15, 16, 25, 32, 50, 64, 100, 128, 256, 512, 1024))
 _MAX_PART_CANDIDATES = 8
 _MAX_NAMES_IN_MESSAGE = 20
+# Answers that no retry can mend: every 403 (access denied, unknown key, bad
+# signature, clock skew), every 404 (no such bucket: this module never asks
+# for a single object), and a few codes that come with a 400.
+_PERMANENT_STATUSES = frozenset({403, 404})
+_PERMANENT_CODES = frozenset({"InvalidBucketName", "InvalidToken", "ExpiredToken", "NoSuchBucket"})
 
 T = TypeVar("T")
 
@@ -83,14 +103,15 @@ class _Remote:
 # --------------------------------------------------------------------------- client
 
 
-def make_client(config: S3Config) -> Any:
+def make_client(config: S3Config, session: boto3.session.Session | None = None) -> Any:
     """A boto3 S3 client for ``config``; credentials come from boto3's usual chain.
 
-    Retries are disabled (one attempt per request) because the sync retries
-    whole files.  Checksums are only sent when an operation requires them:
-    several S3-compatible stores reject the newer default trailing checksums,
-    and the sync sends ``Content-MD5`` itself.  Custom endpoints use path-style
-    addressing, which S3-compatible stores (Ceph, MinIO) support everywhere.
+    botocore's retries are off (one attempt per request) because the sync
+    retries whole files.  Checksums are only sent when an operation requires
+    them: several S3-compatible stores reject the newer default trailing
+    checksums.  Custom endpoints use path-style addressing, which S3-compatible
+    stores (Ceph, MinIO) support everywhere.  The connection pool holds every
+    request that ``concurrency`` files of ``concurrency`` parts each can make.
     """
     region = config.region or "us-east-1"
     boto_config = BotoConfig(
@@ -101,7 +122,7 @@ def make_client(config: S3Config) -> Any:
         # botocore's "max_attempts" key counts *retries*; "total_max_attempts"
         # counts every attempt, so 1 really means "no retry".
         retries={"total_max_attempts": 1, "mode": "standard"},
-        max_pool_connections=max(10, config.concurrency),
+        max_pool_connections=max(10, config.concurrency * config.concurrency),
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         s3={"addressing_style": "path"} if config.endpoint_url else None,
@@ -109,7 +130,19 @@ def make_client(config: S3Config) -> Any:
     kwargs: dict[str, Any] = {"region_name": region, "config": boto_config}
     if config.endpoint_url:
         kwargs["endpoint_url"] = config.endpoint_url
-    return boto3.session.Session().client("s3", **kwargs)
+    return (session or boto3.session.Session()).client("s3", **kwargs)
+
+
+def transfer_config(config: S3Config) -> TransferConfig:
+    """How ``upload_file`` sends one file: multipart at the threshold, in chunk-sized parts.
+
+    An empty file always goes in one request (a threshold of 0 would start a
+    multipart upload with no part).
+    """
+    return TransferConfig(multipart_threshold=max(1, config.multipart_threshold),
+                          multipart_chunksize=config.multipart_chunksize,
+                          max_concurrency=max(1, config.concurrency), use_threads=True,
+                          preferred_transfer_client="classic")
 
 
 # --------------------------------------------------------------------------- ETags
@@ -159,7 +192,7 @@ def _digest_file(path: str, part_sizes: Iterable[int]) -> tuple[str, dict[int, s
 
 def part_size_for(size: int, chunksize: int) -> int:
     """The part size used for a ``size``-byte upload: ``chunksize``, doubled until
-    the upload fits in S3's 10,000 parts."""
+    the upload fits in S3's 10,000 parts (as boto3's transfer manager does)."""
     part = chunksize
     while math.ceil(size / part) > MAX_PARTS:
         part *= 2
@@ -213,7 +246,50 @@ def _matches_remote(path: str, size: int, remote: _Remote, preferred_chunk: int)
     return remote.etag in _digest_file(path, candidates)[1].values()
 
 
-# --------------------------------------------------------------------------- retries
+# --------------------------------------------------------------------------- errors and retries
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The S3 answer behind ``exc``: boto3 wraps a failed upload's ClientError in its own error."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, ClientError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
+
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status of the S3 answer behind ``exc``; None when there was none."""
+    cause = _cause(exc)
+    return cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(
+        cause, ClientError) else None
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line description of an error (never includes credentials)."""
+    cause = _cause(exc)
+    if isinstance(cause, ClientError):
+        error = cause.response.get("Error", {})
+        status = _status(cause) or "?"
+        return f"{error.get('Code', 'Unknown')} (HTTP {status}): {error.get('Message', '')}".rstrip(": ")
+    text = str(cause) or type(cause).__name__
+    url = getattr(cause, "kwargs", {}).get("endpoint_url")
+    if isinstance(url, str):  # the server, not the object: one cause for every file it failed
+        parts = urlsplit(url)
+        text = text.replace(url, f"{parts.scheme}://{parts.netloc}")
+    return f"{type(cause).__name__}: {text}"
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether trying again cannot help: no credentials, no such bucket, access denied."""
+    cause = _cause(exc)
+    if isinstance(cause, (NoCredentialsError, PartialCredentialsError)):
+        return True
+    if not isinstance(cause, ClientError):
+        return False
+    return (_status(cause) in _PERMANENT_STATUSES
+            or cause.response.get("Error", {}).get("Code") in _PERMANENT_CODES)
 
 
 def backoff_delay(base: float, attempt: int) -> float:
@@ -222,29 +298,72 @@ def backoff_delay(base: float, attempt: int) -> float:
     return delay + random.uniform(0, delay / 10)
 
 
-def _reason(exc: BaseException) -> str:
-    """A one-line description of an error (never includes credentials)."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-        return f"{error.get('Code', 'Unknown')} (HTTP {status}): {error.get('Message', '')}".rstrip(": ")
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"
-
-
 def _with_retries(what: str, action: Callable[[], T], attempts: int, backoff: float) -> T:
-    """Run ``action`` up to ``attempts`` times, sleeping with backoff between tries."""
+    """Run ``action`` up to ``attempts`` times, sleeping with backoff between tries.
+
+    A permanent error (:func:`is_permanent`) is raised at once.
+    """
     for attempt in range(attempts):
         try:
             return action()
-        except Exception as exc:  # noqa: BLE001 - any failure is retried
-            if attempt + 1 >= attempts:
+        except Exception as exc:  # noqa: BLE001 - any other failure is retried
+            if attempt + 1 >= attempts or is_permanent(exc):
                 raise
             delay = backoff_delay(backoff, attempt)
             log.warning("%s failed (attempt %d of %d): %s; retrying in %.2f s",
                         what, attempt + 1, attempts, _reason(exc), delay)
             time.sleep(delay)
     raise AssertionError("unreachable")  # attempts >= 1
+
+
+def describe_failures(failed: Mapping[str, str]) -> list[str]:
+    """The causes of failed keys: the reason alone when all share it, else ``<reason> (<keys>)`` each."""
+    keys_by_reason: dict[str, list[str]] = defaultdict(list)
+    for key, reason in failed.items():
+        keys_by_reason[reason].append(key)
+    if len(keys_by_reason) == 1:
+        return list(keys_by_reason)
+    return [f"{reason} ({_names(keys)})" for reason, keys in keys_by_reason.items()]
+
+
+# --------------------------------------------------------------------------- the bucket check
+
+
+def check_bucket(config: S3Config, session: boto3.session.Session | None = None) -> None:
+    """Fail at once with the cause unless boto3 has credentials and the bucket answers.
+
+    Missing credentials are found without a request; the bucket is then asked
+    for (``HeadBucket``).  No such bucket and access denied are not retried;
+    other failures are retried like any request.  Raises :class:`UploadError`.
+    """
+    if not config.bucket:
+        raise UploadError("no S3 bucket is configured ([s3] bucket)")
+    session = session or boto3.session.Session()
+    credentials = session.get_credentials()
+    where = f"s3://{config.bucket}" + (f" at {config.endpoint_url}" if config.endpoint_url else "")
+    if credentials is None:
+        raise UploadError(
+            f"no S3 credentials for {where}: boto3 found none in the environment "
+            "($AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, $AWS_PROFILE), the shared credentials "
+            "and config files (~/.aws/credentials, ~/.aws/config) or instance metadata "
+            "(see docs/splitter.md)")
+    client = make_client(config, session)
+    try:
+        _with_retries(f"checking {where}", lambda: client.head_bucket(Bucket=config.bucket),
+                      config.max_attempts, config.backoff_seconds)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one clear message
+        status = _status(exc)
+        if status == 404:
+            problem = "the bucket does not exist (HTTP 404)"
+        elif status == 403:
+            problem = (f"access is denied (HTTP 403): the credentials boto3 found "
+                       f"({credentials.method}) are not valid there or may not use the bucket")
+        elif is_permanent(exc):
+            problem = _reason(exc)
+        else:
+            problem = f"still failing after {config.max_attempts} attempts: {_reason(exc)}"
+        raise UploadError(f"S3 bucket {where} cannot be used: {problem}") from exc
+    log.info("S3 bucket %s answers; the credentials come from %s", where, credentials.method)
 
 
 # --------------------------------------------------------------------------- uploads
@@ -262,63 +381,13 @@ class _Tally:
             self.sent += count
 
 
-def _b64_md5(digest: bytes) -> str:
-    return base64.b64encode(digest).decode("ascii")
-
-
-def _put_single(client: Any, bucket: str, key: str, path: str, tally: _Tally) -> None:
-    with open(path, "rb") as handle:
-        digest = hashlib.file_digest(handle, "md5").digest()
-        size = handle.tell()
-        handle.seek(0)
-        client.put_object(Bucket=bucket, Key=key, Body=handle, ContentMD5=_b64_md5(digest))
-    tally.add(size)
-
-
-def _put_multipart(client: Any, bucket: str, key: str, path: str, part_size: int,
-                   tally: _Tally) -> None:
-    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-    try:
-        parts: list[dict[str, Any]] = []
-        with open(path, "rb") as handle:
-            while data := handle.read(part_size):
-                number = len(parts) + 1
-                response = client.upload_part(
-                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
-                    Body=data, ContentMD5=_b64_md5(hashlib.md5(data).digest()),
-                )
-                parts.append({"PartNumber": number, "ETag": response["ETag"]})
-                tally.add(len(data))
-        client.complete_multipart_upload(
-            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-        )
-    except BaseException:
-        _abort(client, bucket, key, upload_id)
-        raise
-
-
-def _abort(client: Any, bucket: str, key: str, upload_id: str) -> None:
-    """Abort a multipart upload so that no orphan parts remain (best effort)."""
-    try:
-        _with_retries(f"aborting the multipart upload of {key}",
-                      lambda: client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id),
-                      attempts=3, backoff=0.2)
-    except Exception as exc:  # noqa: BLE001
-        log.error("could not abort multipart upload %s of s3://%s/%s (%s); its parts remain "
-                  "until aborted or removed by a lifecycle rule", upload_id, bucket, key, _reason(exc))
-
-
-def _sync_file(client: Any, config: S3Config, path: str, key: str,
+def _sync_file(client: Any, config: S3Config, transfer: TransferConfig, path: str, key: str,
                remote: _Remote | None, tally: _Tally) -> tuple[bool, int]:
     """Upload one file unless unchanged; returns (uploaded, size)."""
     size = os.path.getsize(path)
     if remote is not None and _matches_remote(path, size, remote, config.multipart_chunksize):
         return False, size
-    if _is_multipart(size, config.multipart_threshold):
-        _put_multipart(client, config.bucket, key, path,
-                       part_size_for(size, config.multipart_chunksize), tally)
-    else:
-        _put_single(client, config.bucket, key, path, tally)
+    client.upload_file(path, config.bucket, key, Config=transfer, Callback=tally.add)
     return True, size
 
 
@@ -333,6 +402,11 @@ def _local_files(local_dir: str) -> dict[str, str]:
             for entry in sorted(entries, key=lambda e: e.name)
             if not entry.name.startswith(".") and entry.is_file()
         }
+
+
+def object_key(prefix: str, name: str) -> str:
+    """The object a local file name goes to (escaped: keys are UTF-8 text)."""
+    return prefix + escape_name(name)
 
 
 def _list_remote(client: Any, bucket: str, prefix: str) -> dict[str, _Remote]:
@@ -365,8 +439,10 @@ def sync_directory(local_dir: str, config: S3Config, *, delete_removed: bool = F
 
     With ``delete_removed``, objects at the prefix's level whose name the
     directory no longer has (hidden names aside) are deleted — but only when
-    every upload succeeded.  Raises :class:`SyncError` (an :class:`UploadError`
-    carrying the report) after logging the summary if any file failed.
+    every upload succeeded and the directory is not empty.  Raises
+    :class:`SyncError` (an :class:`UploadError` carrying the report, its
+    message naming the failed keys and their causes) after logging the summary
+    if any file failed.
     """
     if not config.bucket:
         raise UploadError("no S3 bucket is configured ([s3] bucket)")
@@ -375,14 +451,13 @@ def sync_directory(local_dir: str, config: S3Config, *, delete_removed: bool = F
     started = time.monotonic()
     where = f"s3://{config.bucket}/{config.prefix}"
     client = client if client is not None else make_client(config)
-    files = {config.prefix + name: path for name, path in _local_files(local_dir).items()}
+    files = {object_key(config.prefix, name): path for name, path in _local_files(local_dir).items()}
     report = SyncReport()
-    attempts, backoff = config.max_attempts, config.backoff_seconds
 
     try:
         remote = _with_retries(f"listing {where}",
                                lambda: _list_remote(client, config.bucket, config.prefix),
-                               attempts, backoff)
+                               config.max_attempts, config.backoff_seconds)
     except Exception as exc:  # noqa: BLE001
         reason = f"listing {where} failed: {_reason(exc)}"
         report.failed = {key: reason for key in files}
@@ -391,8 +466,7 @@ def sync_directory(local_dir: str, config: S3Config, *, delete_removed: bool = F
 
     log.info("S3 sync of %s to %s: %d local files, %d remote objects",
              local_dir, where, len(files), len(remote))
-    tally = _Tally()
-    _run_uploads(client, config, files, remote, report, tally, where)
+    _run_uploads(client, config, files, remote, report, where)
 
     stale = sorted(key for key in remote
                    if key not in files and not key[len(config.prefix):].startswith("."))
@@ -400,6 +474,9 @@ def sync_directory(local_dir: str, config: S3Config, *, delete_removed: bool = F
         if report.failed:
             log.warning("not deleting %d stale objects under %s because uploads failed",
                         len(stale), where)
+        elif not files:
+            log.warning("not deleting %d objects under %s: %s holds no file to sync",
+                        len(stale), where, local_dir)
         else:
             _delete_stale(client, config, stale, report)
     elif stale:
@@ -413,18 +490,21 @@ def sync_directory(local_dir: str, config: S3Config, *, delete_removed: bool = F
     _log_summary(where, report, started)
     if report.failed:
         raise SyncError(f"S3 sync to {where}: {len(report.failed)} files failed: "
-                        f"{_names(report.failed)}", report)
+                        f"{_names(report.failed)}; cause: {'; '.join(describe_failures(report.failed))}",
+                        report)
     return report
 
 
 def _run_uploads(client: Any, config: S3Config, files: dict[str, str],
-                 remote: dict[str, _Remote], report: SyncReport, tally: _Tally,
-                 where: str) -> None:
-    """Sync every file with ``config.concurrency`` threads, logging progress."""
+                 remote: dict[str, _Remote], report: SyncReport, where: str) -> None:
+    """Sync every file, ``config.concurrency`` at a time, logging progress."""
+    transfer = transfer_config(config)
+    tally = _Tally()
 
     def attempt(key: str, path: str) -> tuple[bool, int]:
         return _with_retries(f"uploading {path} to {key}",
-                             lambda: _sync_file(client, config, path, key, remote.get(key), tally),
+                             lambda: _sync_file(client, config, transfer, path, key, remote.get(key),
+                                                tally),
                              config.max_attempts, config.backoff_seconds)
 
     last_progress = time.monotonic()
@@ -441,8 +521,9 @@ def _run_uploads(client: Any, config: S3Config, files: dict[str, str],
                     uploaded, size = future.result()
                 except Exception as exc:  # noqa: BLE001
                     report.failed[key] = _reason(exc)
-                    log.error("giving up on %s after %d attempts: %s",
-                              key, config.max_attempts, report.failed[key])
+                    log.error("giving up on %s%s: %s", key,
+                              "" if is_permanent(exc) else f" after {config.max_attempts} attempts",
+                              report.failed[key])
                     continue
                 if uploaded:
                     report.uploaded.append(key)

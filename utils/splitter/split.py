@@ -1,4 +1,6 @@
-"""The group splitter's split pass (SPEC §4): the kept lines of each group, one gzip file each.
+"""The group splitter's split pass: the kept lines of each group, one gzip file each.
+
+What is kept, and why, is described in docs/splitter.md.
 
 A well-formed line is kept when its gid is a humgen gid, or when its gid has
 a posixGroup name and its decoded path starts with one of the special
@@ -38,6 +40,7 @@ from utils.directory.ldap import DirectorySnapshot
 from utils.snapshots.chunks import Chunk
 from utils.snapshots.discovery import Snapshot, newest_snapshot
 from utils.snapshots.reader import ReadStats, map_chunks
+from utils.splitter.dirswap import private_opener
 
 log = logging.getLogger(__name__)
 
@@ -290,9 +293,10 @@ class _KeptLines:
 class MemberFiles:
     """Appends gzip members to files in one directory, with a bounded number open.
 
-    Files are opened for appending on first use and kept open; past
-    ``max_open`` the least recently used one is flushed, fsync'ed and closed
-    (and reopened if needed later).  :meth:`close` fsyncs and closes the rest.
+    Files are created with mode 0600 (they belong to a set being built),
+    opened for appending on first use and kept open; past ``max_open`` the
+    least recently used one is flushed, fsync'ed and closed (and reopened if
+    needed later).  :meth:`close` fsyncs and closes the rest.
     """
 
     def __init__(self, directory: str, max_open: int | None = None) -> None:
@@ -306,7 +310,8 @@ class MemberFiles:
             if len(self._open) >= self.max_open:
                 _, oldest = self._open.popitem(last=False)
                 _sync_close(oldest)
-            handle = open(os.path.join(self.directory, filename), "ab", buffering=WRITE_BUFFER)
+            handle = open(os.path.join(self.directory, filename), "ab", buffering=WRITE_BUFFER,
+                          opener=private_opener)
             self._open[filename] = handle
         else:
             self._open.move_to_end(filename)
