@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.report.html_samples import (DATE, GiB, NON_UTF8, QUOTED, SCRIPT, TiB, demo_sized_report,
-                                       sample_report)
+from tests.report.html_samples import DATE, GiB, SCRIPT, TiB, demo_sized_report, sample_report
 from tests.report.test_html_model import PAGE_ORDER
 from utils.report.html import html_path, render_html, shown, write_html
 from utils.report.html_charts import history_svg, size_unit

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from utils.report.rows import UsageRow, UserUsageRow
 from utils.report.warnings import KINDA_OK, NOT_OK, OK
@@ -188,7 +188,7 @@ def gib_to_bytes(size: float | None) -> int:
 
 
 def volume_report(volume: str, rows: Sequence[UsageRow], record_date: dt.date,
-                  history: dict[tuple[str, bool], Sequence[HistoryPoint]],
+                  history: Mapping[tuple[str, bool], Sequence[HistoryPoint]],
                   users: Iterable[UserUsageRow] = (), projects: Iterable[ProjectRow] | None = None,
                   filetypes: Sequence[str] = (), inspected: dt.date | None = None) -> VolumeReport:
     """One volume's part of the page from its rows and the database's points.
