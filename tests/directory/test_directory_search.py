@@ -11,7 +11,6 @@ import pytest
 
 from tests.fixtures.slapd import (
     DIRECTORY_LDIF,
-    EXPECTED_DIRECTORY,
     EXPECTED_SERVED,
     LIMITED_DN,
     LIMITED_PASSWORD,

@@ -33,7 +33,7 @@ import collections
 import io
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -302,7 +302,7 @@ def _assertion_text(value: str | bytes) -> str:
     return _text(ldap_escape_to_bytes(value))
 
 
-def _substring_test(assertion: Mapping[str, Any]) -> Any:
+def _substring_test(assertion: Mapping[str, Any]) -> Callable[[str], bool]:
     """Whole-value, case-insensitive test for ``initial*any*...*final``."""
     pieces = [re.escape(_assertion_text(assertion["initial"])) if assertion.get("initial") else ""]
     pieces += [re.escape(_assertion_text(piece)) for piece in assertion.get("any") or ()]
@@ -311,7 +311,7 @@ def _substring_test(assertion: Mapping[str, Any]) -> Any:
     return lambda value: pattern.fullmatch(value) is not None
 
 
-def _ordering_test(bound: str | bytes, *, greater: bool) -> Any:
+def _ordering_test(bound: str | bytes, *, greater: bool) -> Callable[[str], bool]:
     """``>=`` / ``<=``: numeric when both sides are decimal integers, else case-insensitive text."""
     limit = _assertion_text(bound)
 
