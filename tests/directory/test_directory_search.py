@@ -1,4 +1,4 @@
-"""utils/ldap.py against a real slapd (tests/fixtures/slapd.py)."""
+"""utils/directory/ldap.py against a real slapd (tests/fixtures/slapd.py), and slapd against its own export."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import ldap3
 import pytest
 
 from tests.fixtures.slapd import (
-    EXPECTED_DIRECTORY,
+    DIRECTORY_LDIF,
+    EXPECTED_SERVED,
     LIMITED_DN,
     LIMITED_PASSWORD,
+    NOT_UTF8_GROUP,
     READER_DN,
     READER_PASSWORD,
     UNPAGED_SIZE_LIMIT,
@@ -21,7 +23,7 @@ from tests.fixtures.slapd import (
     ldap_config,
 )
 from utils.common.errors import DirectoryError
-from utils.directory.ldap import PASSWORD_ENV, DirectorySnapshot, load_directory
+from utils.directory.ldap import PASSWORD_ENV, DirectorySnapshot, Scope, load_directory, open_directory
 
 pytestmark = pytest.mark.slapd
 
@@ -30,7 +32,7 @@ SLACK = 3.0  # how much longer than the timeout a failure may take
 
 
 def test_server_gives_the_expected_snapshot(slapd_server: SlapdServer) -> None:
-    assert load_directory(slapd_server.config()) == EXPECTED_DIRECTORY
+    assert load_directory(slapd_server.config()) == EXPECTED_SERVED
 
 
 def test_export_taken_with_ldapsearch_gives_the_same_snapshot(slapd_server: SlapdServer, tmp_path: Path) -> None:
@@ -38,7 +40,7 @@ def test_export_taken_with_ldapsearch_gives_the_same_snapshot(slapd_server: Slap
     text = export.read_text(encoding="utf-8")
     assert "dn:: " in text and "sn:: " in text  # ldapsearch base64-encodes the non-ASCII values
     from_export = load_directory(ldap_config(f"ldif:{export}"))
-    assert from_export == load_directory(slapd_server.config()) == EXPECTED_DIRECTORY
+    assert from_export == load_directory(slapd_server.config()) == EXPECTED_SERVED
 
 
 def test_humgen_filter_override_on_both_backends(slapd_server: SlapdServer, tmp_path: Path) -> None:
@@ -46,11 +48,67 @@ def test_humgen_filter_override_on_both_backends(slapd_server: SlapdServer, tmp_
     expected = DirectorySnapshot(
         humgen={1001: "hgi", 1002: "mueller-lab", 1003: "tanaka-lab"},
         pis={1001: "Doe", 1002: "Müller-Lüdenscheidt", 1003: "Tanaka"},
-        posix=EXPECTED_DIRECTORY.posix,
+        posix=EXPECTED_SERVED.posix,
+        users=EXPECTED_SERVED.users,
     )
     assert load_directory(slapd_server.config(humgen_filter=override)) == expected
     export = slapd_server.export(tmp_path / "export.ldif")
     assert load_directory(ldap_config(f"ldif:{export}", humgen_filter=override)) == expected
+
+
+def test_server_and_file_give_the_same_users(slapd_server: SlapdServer) -> None:
+    served = load_directory(slapd_server.config()).users
+    from_file = load_directory(ldap_config(f"ldif:{DIRECTORY_LDIF}")).users
+    assert served == EXPECTED_SERVED.users
+    assert from_file == {**served, 10050: NOT_UTF8_GROUP}  # the one account only the file can hold
+    assert 10004 not in served and 10005 not in served  # a level deeper; no entry
+
+
+def test_slapd_refuses_names_that_are_not_utf8(slapd_server: SlapdServer) -> None:
+    """Only an LDIF export can carry such a name (docs/directory.md says so)."""
+    with pytest.raises(AssertionError, match="invalid per syntax"):
+        slapd_server.add(f"dn: cn=odd-bytes,{slapd_server.group_base}\nobjectClass: posixGroup\n"
+                         "cn: odd-bytes\ncn:: YmFk//51dGY4\ngidNumber: 2100\n")
+    assert load_directory(slapd_server.config()) == EXPECTED_SERVED
+
+
+# Searches the export answers exactly as slapd does: scopes (escaped commas in RDNs, bases
+# never in one-level results), anchored substrings, numeric ordering, boolean filters.
+SAME_ANSWER = [
+    ("ou=group,dc=example,dc=org", Scope.ONE_LEVEL, "(cn=*lab)"),
+    ("ou=group,dc=example,dc=org", Scope.ONE_LEVEL, "(cn=*-*)"),
+    ("ou=group,dc=example,dc=org", Scope.ONE_LEVEL, "(cn=tan*lab)"),
+    ("ou=group,dc=example,dc=org", Scope.ONE_LEVEL, "(cn=*name)"),
+    ("ou=group,dc=example,dc=org", Scope.ONE_LEVEL, "(cn=MUL*)"),
+    ("ou=group,dc=example,dc=org", Scope.ONE_LEVEL, "(gidNumber>=2002)"),
+    ("ou=group,dc=example,dc=org", Scope.ONE_LEVEL, "(gidNumber<=1003)"),
+    ("ou=group,dc=example,dc=org", Scope.ONE_LEVEL, "(&(objectClass=posixGroup)(!(cn=a*)))"),
+    ("ou=group,dc=example,dc=org", Scope.ONE_LEVEL, "(|(cn=HGI)(cn=alpha)(cn=équipe-rouge))"),
+    ("ou=group,dc=example,dc=org", Scope.ONE_LEVEL, "(objectClass=*)"),
+    ("ou=group,dc=example,dc=org", Scope.SUBTREE, "(objectClass=sangerHumgenProjectGroup)"),
+    ("ou=people,dc=example,dc=org", Scope.ONE_LEVEL, "(objectClass=*)"),
+    ("ou=people,dc=example,dc=org", Scope.ONE_LEVEL, "(objectClass=posixAccount)"),
+    ("ou=people,dc=example,dc=org", Scope.SUBTREE, "(uid=*)"),
+    ("ou=people,dc=example,dc=org", Scope.SUBTREE, "(sn=*smith)"),
+    ("ou=emeritus,ou=people,dc=example,dc=org", Scope.ONE_LEVEL, "(objectClass=*)"),
+    ("uid=ro4,ou=emeritus,ou=people,dc=example,dc=org", Scope.ONE_LEVEL, "(objectClass=*)"),
+]
+
+
+def test_the_export_answers_searches_as_slapd_does(slapd_server: SlapdServer, tmp_path: Path) -> None:
+    export = slapd_server.export(tmp_path / "export.ldif")
+    server = open_directory(slapd_server.config())
+    offline = open_directory(ldap_config(f"ldif:{export}"))
+    try:
+        for base, scope, search_filter in SAME_ANSWER:
+            answers = [sorted((entry.dn, sorted(entry.attributes.get("cn", []))) for entry in
+                              directory.search(base, scope, search_filter, ["cn"]))
+                       for directory in (server, offline)]
+            assert answers[0] == answers[1], (base, scope, search_filter)
+            assert answers[0] or search_filter == "(objectClass=*)" and base.startswith("uid=")
+    finally:
+        server.close()
+        offline.close()
 
 
 def test_more_groups_than_the_server_size_limit(slapd_server: SlapdServer, tmp_path: Path) -> None:
@@ -90,7 +148,7 @@ def test_more_groups_than_the_server_size_limit(slapd_server: SlapdServer, tmp_p
 
 def test_bind_with_the_right_password(slapd_server: SlapdServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PASSWORD_ENV, READER_PASSWORD)
-    assert load_directory(slapd_server.config(bind_dn=READER_DN)) == EXPECTED_DIRECTORY
+    assert load_directory(slapd_server.config(bind_dn=READER_DN)) == EXPECTED_SERVED
 
 
 def test_bind_with_a_wrong_password(slapd_server: SlapdServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,4 +221,4 @@ def test_stopped_then_restarted_server(slapd_server: SlapdServer) -> None:
             load_directory(slapd_server.config(timeout=SMALL_TIMEOUT))
     finally:
         slapd_server.start()
-    assert load_directory(slapd_server.config()) == EXPECTED_DIRECTORY
+    assert load_directory(slapd_server.config()) == EXPECTED_SERVED

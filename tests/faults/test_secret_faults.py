@@ -1,4 +1,4 @@
-"""Secrets: the database password never shows in logs, tracebacks, messages or --dry-run output.
+"""Secrets: passwords never show in logs, tracebacks, messages or --dry-run output, nor reach children.
 
 The failures are real: MariaDB refuses a wrong password, and an unexpected
 error (the report directory is a file) produces a traceback.
@@ -118,3 +118,54 @@ def test_log_records_and_tracebacks_are_scrubbed() -> None:
     assert text.startswith("ERROR connecting with ***\nTraceback (most recent call last):")
     assert text.endswith("RuntimeError: driver said: bad password ***")
     assert "t0p-s3cret-value" not in text
+
+
+# ------------------------------------------------------------------ redaction where secrets stand
+
+SECRET_ENVIRONMENT = {
+    "LURGE_DB_PASSWORD": "report",  # short, and a word every log line of the report holds
+    "LURGE_LDAP_PASSWORD": "Ldap-Secret-17",
+    "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE01",
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "AWS_SESSION_TOKEN": "Session-Token-Value-9",
+    "AWS_SECURITY_TOKEN": "Security-Token-Value-9",
+}
+
+
+def test_a_short_password_does_not_mangle_the_logs(tmp_path: Path) -> None:
+    config, files = setup(tmp_path, f"sqlite:///{tmp_path}/lurge.db")
+    result, _ = run("report.py", "-v", "--config", str(config), TODAY.isoformat(), *files,
+                    env={"LURGE_DB_PASSWORD": "report"})
+    assert result.returncode == 0, result.stderr
+    assert " utils.report.run[" in result.stderr
+    assert f"/reports/report-output-files/report-{TODAY:%Y%m%d}.tsv" in result.stderr
+    assert "***" not in result.stderr
+
+
+@pytest.mark.parametrize("password", ["Ld4p-in-the-URL", "pw"])
+def test_credentials_in_the_ldap_url_are_refused(tmp_path: Path, password: str) -> None:
+    config = make_config(tmp_path, f"sqlite:///{tmp_path}/lurge.db",
+                         f"ldap://cn=reader,dc=example,dc=org:{password}@ldap.example.org:389")
+    for command in (["manager.py", "report", "--dry-run"], ["group_splitter.py", "--no-upload"]):
+        result, _ = run(command[0], "--config", str(config), *command[1:])
+        assert result.returncode == 2, result.stderr
+        assert (f"{config}: [ldap] url 'ldap://***@ldap.example.org:389' holds credentials, which lurge never "
+                "reads from the URL: set the bind DN as [ldap] bind_dn and the password in "
+                "$LURGE_LDAP_PASSWORD (see docs/directory.md)") in result.stderr
+        assert f":{password}@" not in result.stdout + result.stderr
+
+
+def test_lfs_runs_without_the_secrets(tmp_path: Path, fake_lfs) -> None:
+    fake_lfs.default(used=1, soft=0, hard=2)
+    config = make_config(tmp_path, f"sqlite:///{tmp_path}/lurge.db", quota={"lfs": fake_lfs.command})
+    files = write_snapshots(tmp_path / "mpistat", ENTRIES, TODAY, int(time.time()) - 60)
+    result, _ = run("report.py", "--config", str(config), TODAY.isoformat(), *map(str, files.values()),
+                    env=SECRET_ENVIRONMENT)
+    assert result.returncode == 0, result.stderr
+    environments = fake_lfs.environments()
+    assert len(environments) == len(fake_lfs.calls()) > 0
+    for environment in environments:
+        assert set(environment) & set(SECRET_ENVIRONMENT) == set()
+        assert environment["FAKE_LFS_DATA"] == str(fake_lfs.data_path)  # the rest is passed on
+    long_values = [value for value in SECRET_ENVIRONMENT.values() if value != "report"]
+    assert_hidden(result.stdout + result.stderr, *long_values)

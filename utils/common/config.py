@@ -1,4 +1,4 @@
-"""Typed, validated configuration (SPEC §7).
+"""Typed, validated configuration (docs/configuration.md lists every key).
 
 The TOML file is read with :mod:`tomllib`.  Every section maps onto a frozen
 dataclass; the dataclass fields *are* the schema: a key that is not a field is
@@ -80,7 +80,7 @@ class LdapConfig:
     people_base: str
     humgen_filter: str = "(objectClass=sangerHumgenProjectGroup)"
     pi_attribute: str = "sangerProjectPI"
-    bind_dn: str = ""  # the password comes from $LURGE_LDAP_PASSWORD
+    bind_dn: str = ""  # the password comes from $LURGE_LDAP_PASSWORD, never from the URL
     timeout: float = 10.0  # seconds, for connecting and for each operation
 
 
@@ -122,7 +122,7 @@ class VolumeConfig:
 
 @dataclass(frozen=True)
 class InspectorConfig:
-    """Project inspector settings (SPEC §3)."""
+    """Project inspector settings."""
 
     depth: int = 2
     aliases: Mapping[str, str] = field(default_factory=dict)
@@ -131,7 +131,7 @@ class InspectorConfig:
 
 @dataclass(frozen=True)
 class SplitterConfig:
-    """Group splitter settings (SPEC §4), including the index.txt constants."""
+    """Group splitter settings, including the index.txt constants."""
 
     volumes: tuple[int, ...] | None = None  # None: every configured volume
     output_dir: str = ""  # "": <report_dir>/groups
@@ -306,10 +306,11 @@ def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> Config:
         for index, table in enumerate(volumes_raw)
     )
     config = Config(source=source, volumes=volumes, **sections)
-    password = url_password(config.database.url)
-    if password:  # never shown in logs or messages, escaped or not
-        register_secret(password)
-        register_secret(unquote(password))
+    for url in (config.database.url, config.ldap.url):
+        password = url_password(url)
+        if password:  # never shown in logs or messages, escaped or not
+            register_secret(password)
+            register_secret(unquote(password))
     _check_consistency(config)
     return config
 
@@ -391,8 +392,12 @@ def _check_consistency(config: Config) -> None:
         fail("[quota] timeout must be positive and concurrency at least 1")
     if config.ldap.timeout <= 0:
         fail("[ldap] timeout must be positive")
+    ldap_url = _redact_unparsed(config.ldap.url, always=True)
     if not re.match(r"^(ldaps?://|ldif:)", config.ldap.url):
-        fail(f"[ldap] url must start with ldap://, ldaps:// or ldif: (got {config.ldap.url!r})")
+        fail(f"[ldap] url must start with ldap://, ldaps:// or ldif: (got {ldap_url!r})")
+    if config.ldap.url.startswith(("ldap://", "ldaps://")) and "@" in config.ldap.url:
+        fail(f"[ldap] url {ldap_url!r} holds credentials, which lurge never reads from the URL: set the bind "
+             "DN as [ldap] bind_dn and the password in $LURGE_LDAP_PASSWORD (see docs/directory.md)")
     if not re.match(r"^(mysql|sqlite)://", config.database.url):
         fail(f"[database] url must start with mysql:// or sqlite:// (got {config.database.redacted_url!r})")
     if config.database.url.startswith("mysql://"):

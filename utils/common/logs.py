@@ -1,16 +1,31 @@
-"""Logging to stderr with timestamps, and periodic progress reports for long passes."""
+"""Logging to stderr with timestamps, secrets redacted, and periodic progress reports for long passes."""
 
 from __future__ import annotations
 
 import logging
-import os
+import re
 import sys
 import time
 
+from utils.common.secrets import secret_values
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
-SECRET_ENVIRONMENT = ("LURGE_DB_PASSWORD", "LURGE_LDAP_PASSWORD")
 REDACTED = "***"
+# A registered secret (or a secret variable's value) this long is hidden wherever it
+# appears.  A shorter one is hidden only where it stands as a credential (the two rules
+# below): hiding every occurrence of a short word such as "report" would mangle ordinary
+# text ("utils.***_run") and so give the password away.
+MIN_SECRET_LENGTH = 8
 _secrets: set[str] = set()
+
+# scheme://user:PASSWORD@host — the password runs to the last "@" before a space or quote.
+_URL_PASSWORD = re.compile(r"""([A-Za-z][A-Za-z0-9+.-]*://[^\s/@:'"]*:)[^\s'"]*(?=@)""")
+_SECRET_KEY = r"[\w.-]*(?:password|passwd|secret|token)[\w.-]*"
+_VALUE = r"""(?:"[^"]*"|'[^']*'|[^\s,;&)}\]'"]+)"""
+# password=VALUE, AWS_SECRET_ACCESS_KEY = VALUE, ?token=VALUE
+_ASSIGNED = re.compile(rf"(?i)(\b{_SECRET_KEY}\s*=\s*)({_VALUE})")
+# 'password': 'VALUE' and "password": "VALUE" (a repr or JSON)
+_QUOTED_KEY = re.compile(rf"""(?i)((["']){_SECRET_KEY}\2\s*:\s*)("[^"]*"|'[^']*')""")
 
 
 def register_secret(value: str | None) -> None:
@@ -19,13 +34,27 @@ def register_secret(value: str | None) -> None:
         _secrets.add(value)
 
 
+def _hidden(value: str) -> str:
+    """``value`` replaced by ``***``, keeping its quotes."""
+    if len(value) >= 2 and value[0] in "'\"" and value[-1] == value[0]:
+        return f"{value[0]}{REDACTED}{value[0]}"
+    return REDACTED
+
+
 def scrub(text: str) -> str:
-    """``text`` with every registered secret (and the password variables' values) as ``***``."""
-    secrets = set(_secrets)
-    secrets.update(value for name in SECRET_ENVIRONMENT if (value := os.environ.get(name)))
+    """``text`` with secrets redacted where they stand.
+
+    Hidden: the password of every ``scheme://user:password@`` URL; the value of
+    every ``...password=``, ``...secret=``, ``...token=`` field (and quoted
+    ``'password': '...'`` pairs); and anywhere, every registered secret and
+    secret variable's value of at least :data:`MIN_SECRET_LENGTH` characters.
+    """
+    secrets = {secret for secret in (*_secrets, *secret_values()) if len(secret) >= MIN_SECRET_LENGTH}
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    return text
+    text = _URL_PASSWORD.sub(lambda m: m[1] + REDACTED, text)
+    text = _ASSIGNED.sub(lambda m: m[1] + _hidden(m[2]), text)
+    return _QUOTED_KEY.sub(lambda m: m[1] + _hidden(m[3]), text)
 
 
 class ScrubbingFormatter(logging.Formatter):

@@ -1,4 +1,7 @@
-"""``getent`` dumps of the group and passwd databases, written beside a split set."""
+"""``getent`` dumps of the group and passwd databases, written beside a split set.
+
+getent runs without the suite's secrets in its environment.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import os
 import subprocess
 
 from utils.common.errors import LurgeError
+from utils.common.secrets import child_environment
 
 GETENT_TIMEOUT = 60.0  # seconds per dump
 _STDERR_SHOWN = 500  # characters of the command's stderr quoted in an error
@@ -22,7 +26,8 @@ def dump_getent(database: str, path: str, *, command: str = "getent",
     with open(path, "wb") as out:
         try:
             finished = subprocess.run([command, database], stdout=out, stderr=subprocess.PIPE,
-                                      stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+                                      stdin=subprocess.DEVNULL, timeout=timeout, check=False,
+                                      env=child_environment())
         except FileNotFoundError:
             raise LurgeError(f"{shown} could not be run: {command} not found") from None
         except subprocess.TimeoutExpired:

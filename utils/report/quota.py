@@ -1,10 +1,11 @@
-"""Group quotas from ``lfs quota`` (SPEC §1.3).
+"""Group quotas from ``lfs quota`` (docs/outputs.md describes the quota columns).
 
 ``<lfs> quota -q -g GROUP MOUNT`` prints one record: the filesystem, then
 used KiB, soft KiB, hard KiB, block grace, files, file soft, file hard and
 file grace.  When the filesystem name is longer than 15 characters lfs puts
 the numbers on the next line.  A value may carry a trailing ``*`` (over
 quota).  Any failure gives :data:`NO_QUOTA` for that group; it is never fatal.
+lfs runs without the suite's secrets in its environment.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
+
+from utils.common.secrets import child_environment
 
 log = logging.getLogger(__name__)
 
@@ -171,10 +174,10 @@ def _lfs_argv(lfs: str) -> list[str]:
 
 
 def _run(argv: list[str], timeout: float) -> tuple[int, bytes, bytes]:
-    """Run ``argv`` without a shell; kill its whole process group on timeout."""
+    """Run ``argv`` without a shell or the suite's secrets; kill its whole process group on timeout."""
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+                                stderr=subprocess.PIPE, start_new_session=True, env=child_environment())
     except FileNotFoundError:
         raise QuotaFailure(f"command not found: {argv[0]}") from None
     except PermissionError:

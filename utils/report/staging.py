@@ -39,7 +39,7 @@ def write_rows(path: str, rows: list[UsageRow]) -> None:
             connection.execute(f"CREATE TABLE usage_row ({', '.join(_COLUMNS)})")
             placeholders = ", ".join("?" for _ in _COLUMNS)
             connection.executemany(f"INSERT INTO usage_row VALUES ({placeholders})",
-                                   (astuple(row) for row in rows))
+                                   (tuple(map(_stored, astuple(row))) for row in rows))
     finally:
         connection.close()
 
@@ -54,8 +54,14 @@ def read_rows(path: str) -> list[UsageRow]:
         connection.close()
 
 
+def _stored(value: object) -> object:
+    """Text as its bytes: names from the directory may hold bytes that are not UTF-8 (surrogate escapes)."""
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+
+
 def _row(values: tuple) -> UsageRow:
-    record = dict(zip(_COLUMNS, values))
+    record = {name: value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+              for name, value in zip(_COLUMNS, values)}
     record["is_humgen"] = bool(record["is_humgen"])
     return UsageRow(**record)
 
