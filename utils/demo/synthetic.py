@@ -84,8 +84,13 @@ class SyntheticOptions:
     odd_directories: bool = False  # sub-directories named after odd_names too
 
     def __post_init__(self) -> None:
-        if self.shape not in SHAPES:
-            raise ValueError(f"unknown snapshot shape {self.shape!r} (one of {', '.join(SHAPES)})")
+        check_shape(self.shape)
+
+
+def check_shape(shape: str) -> None:
+    """Refuse a shape that is not one of SHAPES."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown snapshot shape {shape!r} (one of {', '.join(SHAPES)})")
 
 
 @dataclass
@@ -150,6 +155,7 @@ def format_line(path: bytes, size: int, uid: int, gid: int, atime: int, mtime: i
     the path field with a TAB whatever ``sep`` is, and add the apparent size
     (default ``size``) as a 12th field.
     """
+    check_shape(shape)
     numbers = (size, uid, gid, atime, mtime, ctime, kind, inode, nlink, dev)
     if shape not in QUOTED_SHAPES:
         fields = (base64.b64encode(path).decode("ascii"),) + numbers
@@ -169,8 +175,7 @@ def snapshot_name(shape: str, date: dt.date, volume: int, name: str | None = Non
     basename of the crawled directory (default ``scratch<volume>``) and the
     two uniques fixed strings derived from the date and name.
     """
-    if shape not in SHAPES:
-        raise ValueError(f"unknown snapshot shape {shape!r} (one of {', '.join(SHAPES)})")
+    check_shape(shape)
     if shape == "mpistat":
         return f"{date:%Y%m%d}_{volume}.dat.gz"
     name = name or f"scratch{volume}"
@@ -180,8 +185,7 @@ def snapshot_name(shape: str, date: dt.date, volume: int, name: str | None = Non
 
 def snapshot_pattern(shape: str) -> str:
     """The ``[paths] snapshot_pattern`` that finds :func:`snapshot_name`'s files."""
-    if shape not in SHAPES:
-        raise ValueError(f"unknown snapshot shape {shape!r} (one of {', '.join(SHAPES)})")
+    check_shape(shape)
     return "{date}_{volume}.dat.gz" if shape == "mpistat" else "{date}_scratch{volume}.*.*.stats.gz"
 
 
@@ -404,7 +408,7 @@ def _cut_line(line: bytes, rng: random.Random) -> bytes:
     return line[: rng.randint(1, line.rindex(b"\t"))] + b"\n"
 
 
-# Each makes a line that is NOT well-formed (SPEC §1.1).
+# Each makes a line that is NOT well-formed (see docs/snapshots.md).
 MALFORMED_KINDS: tuple[Callable[[bytes, random.Random], bytes], ...] = (
     _drop_field,
     _extra_field,
