@@ -164,6 +164,7 @@ def record_lines(draw: st.DrawFn, domain: Domain) -> bytes:
     fields = [
         draw(path_fields(domain)),
         draw(numbers(domain, wide=True, small=True)),                       # size
+        str(draw(st.sampled_from(UIDS))).encode() if draw(st.integers(0, 5)) else
         draw(numbers(domain, wide=False)),                                  # uid
         str(draw(st.sampled_from(GIDS))).encode() if draw(st.integers(0, 5)) else
         draw(numbers(domain, wide=True)),                                   # gid
