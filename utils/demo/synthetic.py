@@ -1,4 +1,4 @@
-"""Deterministic synthetic mpistat snapshots (for tests, the demo and benchmarks).
+"""Deterministic synthetic snapshots (for tests, the demo and benchmarks).
 
 Given a seed, :func:`synthetic_lines` always yields the same lines: realistic
 volume trees (``humgen/projects/<project>/…`` with ``users/`` subtrees,
@@ -8,16 +8,28 @@ newlines and non-UTF-8 bytes, an optional fraction of malformed lines, and
 optionally lines that are well-formed but unusual (space separators, CRLF).
 :func:`write_snapshot` gzips the lines, optionally truncating the file to
 imitate a failed snapshot.
+
+The same tree can be written in three shapes (``SyntheticOptions.shape``):
+``mpistat`` and ``wrstat5`` (base64 paths, 11 fields; only the file names
+differ) and ``wrstat6`` (Go-quoted paths, directories with a trailing ``/``,
+a 12th field with the apparent size).  Every random draw is made as for
+mpistat whatever the shape, so line i of each shape describes the same
+entry, and a line that is malformed (or whose path does not decode) in one
+shape is so in all three.  :func:`snapshot_name` names a file as each
+producer does.  docs/snapshots.md describes the formats.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import hashlib
 import os
 import random
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
+from utils.demo.goquote import go_quote
 from utils.snapshots.compression import open_gzip_writer
 
 FILE_EXTENSIONS = (
@@ -28,6 +40,23 @@ FILE_EXTENSIONS = (
 OTHER_TYPES = ("l", "s", "b", "c", "F", "X")
 ODD_NAMES = (b"tab\there.bam", b"new\nline.cram", b"latin1-\xe9\xff.vcf.gz", b"caf\xc3\xa9.txt",
              b"space name.bed", b"x" * 200 + b".bam", b"\xff\xfe\xfd", b"quote'\"name.sam")
+# Names that take every path of Go's quoting (and of base64); opt-in, see SyntheticOptions.odd_names.
+EXTRA_ODD_NAMES = (
+    b"back\\slash\\.bam", b'"quoted" name.vcf', b" leading and trailing space ",
+    "emoji-\U0001F600.cram".encode(), "cjk-\U0002070E.bed".encode(),  # 4-byte UTF-8
+    "accent-e\u0301-\u00e9.sam".encode(), b"replacement-\xef\xbf\xbd.txt",  # printable as-is
+    b"bell\x07bs\x08ff\x0cvt\x0bcr\r.ped", b"esc\x1b-del\x7f-nul-less.txt",  # ASCII controls
+    "nbsp\u00a0zwsp\u200bnel\u0085bom\ufeff.bam".encode(),  # non-printable runes: \u
+    "private\ue000-plane15\U000f0000.vcf.gz".encode(),  # non-printable above U+FFFF: \U
+    b"surrogate-\xed\xa0\x80.sam", b"overlong-\xc0\xaf.cram",  # not UTF-8: \x per byte
+    b"above-max-\xf4\x90\x80\x80.bed", b"lone-continuation-\x80-truncated-\xe2\x82.vcf",
+    b"all\tat\nonce\"'\\\xff\xe2\x82\xac.bam",
+)
+ALL_ODD_NAMES = ODD_NAMES + EXTRA_ODD_NAMES
+SHAPES = ("mpistat", "wrstat5", "wrstat6")
+QUOTED_SHAPES = ("wrstat6",)  # Go-quoted paths and 12 fields
+# A wrstat 6 path field that does not unquote (\q is not an escape).
+BAD_QUOTED_PATH = b'"not\\qquoted"'
 
 
 @dataclass(frozen=True)
@@ -44,10 +73,24 @@ class SyntheticOptions:
     projects: int = 12  # under humgen/projects
     projects_per_mdt: int = 3  # under each realdata/mdtN/projects
     malformed_fraction: float = 0.0  # lines that are not well-formed (skipped by every pass)
-    bad_base64_fraction: float = 0.0  # well-formed lines whose path is not valid base64
+    # well-formed lines whose path field does not decode (bad base64; wrstat6: a bad escape)
+    bad_base64_fraction: float = 0.0
     unusual_fraction: float = 0.0  # well-formed lines with space separators or CRLF endings
     oddities: bool = True  # odd names, future mtimes, nlink 0, hard links, rare types
     dev: int = 64768
+    shape: str = "mpistat"  # one of SHAPES
+    odd_names: tuple[bytes, ...] = ODD_NAMES  # names of odd files (ALL_ODD_NAMES: every hard case)
+    odd_name_fraction: float = 0.003  # files (with oddities) that get one of odd_names
+    odd_directories: bool = False  # sub-directories named after odd_names too
+
+    def __post_init__(self) -> None:
+        check_shape(self.shape)
+
+
+def check_shape(shape: str) -> None:
+    """Refuse a shape that is not one of SHAPES."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown snapshot shape {shape!r} (one of {', '.join(SHAPES)})")
 
 
 @dataclass
@@ -104,11 +147,46 @@ def write_snapshot(path: str, lines: Iterable[bytes], *, mtime: float | None = N
 
 
 def format_line(path: bytes, size: int, uid: int, gid: int, atime: int, mtime: int, ctime: int,
-                kind: str, inode: int, nlink: int, dev: int, sep: str = "\t", end: str = "\n") -> bytes:
-    """One snapshot line in mpistat's format."""
-    encoded = base64.b64encode(path).decode("ascii")
-    fields = (encoded, size, uid, gid, atime, mtime, ctime, kind, inode, nlink, dev)
-    return (sep.join(map(str, fields)) + end).encode("ascii")
+                kind: str, inode: int, nlink: int, dev: int, sep: str = "\t", end: str = "\n", *,
+                shape: str = "mpistat", apparent_size: int | None = None) -> bytes:
+    """One snapshot line in the given shape (default mpistat's).
+
+    wrstat6 lines quote the path (a directory's with a trailing ``/``), end
+    the path field with a TAB whatever ``sep`` is, and add the apparent size
+    (default ``size``) as a 12th field.
+    """
+    check_shape(shape)
+    numbers = (size, uid, gid, atime, mtime, ctime, kind, inode, nlink, dev)
+    if shape not in QUOTED_SHAPES:
+        fields = (base64.b64encode(path).decode("ascii"),) + numbers
+        return (sep.join(map(str, fields)) + end).encode("ascii")
+    if kind == "d" and not path.endswith(b"/"):
+        path += b"/"
+    apparent = size if apparent_size is None else apparent_size
+    rest = sep.join(map(str, numbers + (apparent,))) + end
+    return go_quote(path) + b"\t" + rest.encode("ascii")
+
+
+def snapshot_name(shape: str, date: dt.date, volume: int, name: str | None = None) -> str:
+    """The file name each producer gives a volume's snapshot of ``date``.
+
+    mpistat: ``YYYYMMDD_<volume>.dat.gz``; wrstat:
+    ``YYYYMMDD_<name>.<unique>.<unique>.stats.gz``, ``name`` being the
+    basename of the crawled directory (default ``scratch<volume>``) and the
+    two uniques fixed strings derived from the date and name.
+    """
+    check_shape(shape)
+    if shape == "mpistat":
+        return f"{date:%Y%m%d}_{volume}.dat.gz"
+    name = name or f"scratch{volume}"
+    digest = hashlib.sha256(f"{date:%Y%m%d}/{name}".encode()).hexdigest()
+    return f"{date:%Y%m%d}_{name}.{digest[:20]}.{digest[20:40]}.stats.gz"
+
+
+def snapshot_pattern(shape: str) -> str:
+    """The ``[paths] snapshot_pattern`` that finds :func:`snapshot_name`'s files."""
+    check_shape(shape)
+    return "{date}_{volume}.dat.gz" if shape == "mpistat" else "{date}_scratch{volume}.*.*.stats.gz"
 
 
 # ---------------------------------------------------------------- the tree
@@ -192,7 +270,16 @@ def _subtree(state: _State, rel: bytes, gid: int, depth: int, files: int) -> Ite
         yield from _object(state, rel, gid, number)
     if depth > 1:
         for child in range(rng.randint(1, 2)):
-            yield from _subtree(state, rel + b"/d%d" % child, gid, depth - 1, max(1, files // 2))
+            yield from _subtree(state, rel + b"/" + _child_name(state, rel, child), gid, depth - 1,
+                                max(1, files // 2))
+
+
+def _child_name(state: _State, parent: bytes, child: int) -> bytes:
+    """``d<child>``, with an odd name appended when asked (chosen without a random draw)."""
+    names = state.options.odd_names
+    if not state.options.odd_directories or not names:
+        return b"d%d" % child
+    return b"d%d-" % child + names[(len(parent) + child) % len(names)]
 
 
 def _object(state: _State, parent: bytes, gid: int, number: int) -> Iterator[_Entry]:
@@ -208,8 +295,8 @@ def _object(state: _State, parent: bytes, gid: int, number: int) -> Iterator[_En
         kind = rng.choice(OTHER_TYPES)
         yield _make(state, parent + b"/obj%d" % number, kind, gid, rng.randint(0, 100))
         return
-    if odd and rng.random() < 0.003:
-        name = rng.choice(ODD_NAMES)
+    if odd and rng.random() < state.options.odd_name_fraction:
+        name = rng.choice(state.options.odd_names)
     else:
         name = b"s%d-sample%d.%s" % (number, rng.randint(0, 999), rng.choice(FILE_EXTENSIONS).encode())
     if odd and rng.random() < 0.05:
@@ -250,24 +337,53 @@ def _make(state: _State, rel: bytes, kind: str, gid: int, size: int) -> _Entry:
 # ------------------------------------------------------ line-level variety
 
 def _decorate(state: _State, entry: _Entry) -> bytes:
-    """Format ``entry``, sometimes replaced by a malformed or unusual variant."""
+    """Format ``entry`` in the options' shape, sometimes replaced by a malformed or unusual
+    variant.  The random draws are those of the mpistat line whatever the shape."""
     rng = state.rng
     opts = state.options
     atime = entry.mtime + rng.randint(0, 1000)
-    line = format_line(entry.path, entry.size, entry.uid, entry.gid, atime, entry.mtime,
-                       entry.mtime, entry.kind, entry.inode, entry.nlink, opts.dev)
+    values = (entry.size, entry.uid, entry.gid, atime, entry.mtime, entry.mtime, entry.kind,
+              entry.inode, entry.nlink, opts.dev)
+    line = format_line(entry.path, *values)
+    quoted = opts.shape in QUOTED_SHAPES
+    shaped = format_line(entry.path, *values, shape=opts.shape,
+                         apparent_size=_apparent_size(entry)) if quoted else line
     roll = rng.random()
     if roll < opts.malformed_fraction:
-        return rng.choice(MALFORMED_KINDS)(line, rng)
+        make = rng.choice(MALFORMED_KINDS)
+        return _malformed_quoted(make, line, shaped, rng) if quoted else make(line, rng)
     roll -= opts.malformed_fraction
     if roll < opts.bad_base64_fraction:
-        return b"not*base64" + line[line.index(b"\t"):]
+        bad_path = BAD_QUOTED_PATH if quoted else b"not*base64"
+        return bad_path + shaped[shaped.index(b"\t"):]
     roll -= opts.bad_base64_fraction
     if roll < opts.unusual_fraction:
         if rng.random() < 0.5:
-            return line.replace(b"\t", b" " * rng.randint(1, 3))
-        return line[:-1] + b"\r\n"
-    return line
+            spaces = b" " * rng.randint(1, 3)
+            if quoted:  # the quoted path field ends at its TAB; the other separators may vary
+                path_field, rest = shaped.split(b"\t", 1)
+                return path_field + b"\t" + rest.replace(b"\t", spaces)
+            return line.replace(b"\t", spaces)
+        return shaped[:-1] + b"\r\n"
+    return shaped
+
+
+def _apparent_size(entry: _Entry) -> int:
+    """The 12th field of a wrstat6 line: the size, larger for one file in seven (sparse
+    or allocated differently), so that no figure can silently use it."""
+    return entry.size if entry.inode % 7 else entry.size * 3 + 1
+
+
+def _malformed_quoted(make: Callable[[bytes, random.Random], bytes], line: bytes, shaped: bytes,
+                      rng: random.Random) -> bytes:
+    """The malformed variant ``make`` of a wrstat6 line, drawing what ``make`` draws for
+    the mpistat ``line``.  It starts from the first 11 fields (a 12th numeric field
+    would make some variants well-formed again)."""
+    eleven = shaped[:shaped.rindex(b"\t")] + b"\n"
+    if make is _cut_line:  # the cut is drawn on the mpistat line, then kept before the last TAB
+        cut = rng.randint(1, line.rindex(b"\t"))
+        return eleven[:min(cut, eleven.rindex(b"\t"))] + b"\n"
+    return make(eleven, rng)
 
 
 def _swap_field(index: int, value: bytes) -> Callable[[bytes, random.Random], bytes]:
@@ -292,7 +408,7 @@ def _cut_line(line: bytes, rng: random.Random) -> bytes:
     return line[: rng.randint(1, line.rindex(b"\t"))] + b"\n"
 
 
-# Each makes a line that is NOT well-formed (SPEC §1.1).
+# Each makes a line that is NOT well-formed (see docs/snapshots.md).
 MALFORMED_KINDS: tuple[Callable[[bytes, random.Random], bytes], ...] = (
     _drop_field,
     _extra_field,
