@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from db.connection import connect
+from tests.fixtures.database import connect
 from db.directory import GIB
-from db.schema import ensure_schema
+from db.migrate import ensure_schema
 from tests.faults.common import (DAY, ENTRIES, Entry, closed_port, expected_db_rows, expected_tsv,
                                  finish_process, listing, make_config, run, silent_listener, sort_rows,
                                  start, tsv_path, usage_rows, wait_for, write_snapshots)
@@ -52,7 +52,7 @@ def test_report_load_killed_midway_leaves_no_rows_then_next_run_loads_all(
     config = make_config(tmp_path, url)
     files = [str(p) for p in write_snapshots(tmp_path / "mpistat", ENTRIES, DATE, T).values()]
     with connect(url) as db:
-        ensure_schema(db)
+        ensure_schema(db.database)
         db.execute("CREATE TRIGGER slow_usage BEFORE INSERT ON lustre_usage FOR EACH ROW"
                    f" SET NEW.used = NEW.used + SLEEP({ROW_SLEEP})")
     process = start("report.py", "--config", str(config), DATE.isoformat(), *files)

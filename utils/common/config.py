@@ -1,4 +1,4 @@
-"""Typed, validated configuration (SPEC §7).
+"""Typed, validated configuration (every key is described in lurge.example.toml).
 
 The TOML file is read with :mod:`tomllib`.  Every section maps onto a frozen
 dataclass; the dataclass fields *are* the schema: a key that is not a field is
@@ -122,7 +122,7 @@ class VolumeConfig:
 
 @dataclass(frozen=True)
 class InspectorConfig:
-    """Project inspector settings (SPEC §3)."""
+    """Project inspector settings."""
 
     depth: int = 2
     aliases: Mapping[str, str] = field(default_factory=dict)
@@ -131,7 +131,7 @@ class InspectorConfig:
 
 @dataclass(frozen=True)
 class SplitterConfig:
-    """Group splitter settings (SPEC §4), including the index.txt constants."""
+    """Group splitter settings, including the index.txt constants."""
 
     volumes: tuple[int, ...] | None = None  # None: every configured volume
     output_dir: str = ""  # "": <report_dir>/groups
@@ -393,9 +393,10 @@ def _check_consistency(config: Config) -> None:
         fail("[ldap] timeout must be positive")
     if not re.match(r"^(ldaps?://|ldif:)", config.ldap.url):
         fail(f"[ldap] url must start with ldap://, ldaps:// or ldif: (got {config.ldap.url!r})")
-    if not re.match(r"^(mysql|sqlite)://", config.database.url):
-        fail(f"[database] url must start with mysql:// or sqlite:// (got {config.database.redacted_url!r})")
-    if config.database.url.startswith("mysql://"):
+    if not re.match(r"^(mysql|mysql\+mysqlconnector|sqlite)://", config.database.url):
+        fail("[database] url must start with mysql:// or sqlite:// (or mysql+mysqlconnector://) "
+             f"(got {config.database.redacted_url!r})")
+    if config.database.url.startswith(("mysql://", "mysql+mysqlconnector://")):
         try:
             parts = urlsplit(config.database.url)
             valid = bool(parts.hostname) and (parts.port is None or parts.port > 0)
