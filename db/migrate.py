@@ -139,10 +139,14 @@ def pending_upgrade(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> str | None
         pending = _refusing(database, lambda: pending_revisions(state))
     if state.empty:
         return f"would create the lurge tables (schema revision {head})"
-    steps = "; ".join(f"{revision}: {text}" for revision, text in pending)
-    start = state.revision or f"{FIRST_REVISION}, as recognised from tables without a recorded version"
-    return f"would upgrade the database schema from revision {start} to {head} ({steps})"
+    if state.revision is None:  # revision 0001 only completes and records the old tables
+        return (f"would recognise the existing tables (made before schema versions were tracked) as "
+                f"revision {FIRST_REVISION} and upgrade them to {head} ({_steps(pending[1:])})")
+    return f"would upgrade the database schema from revision {state.revision} to {head} ({_steps(pending)})"
 
+
+def _steps(pending: list[tuple[str, str]]) -> str:
+    return "; ".join(f"{revision}: {text.rstrip('.')}" for revision, text in pending)
 
 def _log_plan(database: Database, state: SchemaState, pending: list[tuple[str, str]]) -> None:
     if state.empty:
