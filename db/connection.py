@@ -347,6 +347,8 @@ class Database:
             raise self.error(err) from None
         except exc.SQLAlchemyError as err:
             raise self.error(err) from None
+        except OverflowError as err:  # SQLite's driver refuses integers of 2**63 or more itself
+            raise DatabaseError(f"{self.url}: statement failed: {err}") from None
 
     def error(self, err: exc.SQLAlchemyError) -> DatabaseError:
         """``err`` as a :class:`DatabaseError` naming the URL and the statement, without secrets."""
