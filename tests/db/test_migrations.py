@@ -13,9 +13,11 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from db import schema
 from db.connection import connect
 from db.migrate import MIGRATIONS_DIR, ensure_schema, head_revision, pending_upgrade
 from db.usage import LOADED, load_usage
@@ -252,3 +254,19 @@ def test_concurrent_first_starts_upgrade_once(db_url: str) -> None:
     with sql_connect(db_url) as sql:
         assert version(sql) == [(head_revision(),)]
         assert len(dump(sql, "lustre_usage")) == 9
+
+
+def test_the_metadata_matches_the_migrated_schema(db_url: str) -> None:
+    """db/schema.py (what statements are built from) describes what the revisions create."""
+    with connect(db_url) as database:
+        ensure_schema(database)
+        with database.read() as connection:
+            inspector = sa.inspect(connection)
+            for table in schema.metadata.sorted_tables:
+                key = set(inspector.get_pk_constraint(table.name)["constrained_columns"])
+                reflected = [(c["name"], c["nullable"] and c["name"] not in key)  # SQLite: rowid keys
+                             for c in inspector.get_columns(table.name) if not c["name"].endswith("_sha256")]
+                expected = [(c.name, c.nullable and not c.primary_key) for c in table.columns]
+                assert reflected == expected, table.name
+                indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+                assert {i.name for i in table.indexes} <= indexes, table.name
