@@ -33,17 +33,12 @@ GIB = 1024 ** 3
 
 _directory = schema.directory
 _file_size = schema.file_size
-_TAGGED = _directory.c.project_name.like(OLD_TAG.replace("_", "\\_") + "%", escape="\\")
+_TAGGED = _directory.c.project_name.startswith(OLD_TAG, autoescape=True)
 
 
 def gib(size: int) -> float:
     """Bytes as GiB rounded to two decimals (the unit of ``directory.size``)."""
     return round(size / GIB, 2)
-
-
-def db_text(value: bytes) -> str:
-    """Path bytes as database text (the documented escape)."""
-    return escape_bytes(value)
 
 
 def inspection_dates(database: Database) -> dict[str, dt.date]:
@@ -108,19 +103,19 @@ def _replace(connection: sa.Connection, records: Mapping[str, Sequence[Directory
 def _names(record: DirectoryRecord) -> tuple[str, str | None]:
     """(project_name, directory_path): the first two components, then the rest (NULL if none)."""
     rest = record.subdirectory
-    return db_text(record.project), (db_text(rest) if rest else None)
+    return escape_bytes(record.project), (escape_bytes(rest) if rest else None)
 
 
 def _storable(record: DirectoryRecord, pis: Mapping[str, int], groups: Mapping[tuple[str, bool], int]) -> bool:
     project, path = _names(record)
     if not storable(project) or (path is not None and not storable(path)):
         log.warning("directory %s of %s is longer than the database can store: its row is not loaded",
-                    shown(db_text(record.key)), record.volume)
+                    shown(escape_bytes(record.key)), record.volume)
         return False
     if record.pi is not None and record.pi not in pis or \
             record.group_name is not None and (record.group_name, record.is_humgen) not in groups:
         log.warning("directory %s of %s: its group or PI name could not be stored: its row is not "
-                    "loaded", shown(db_text(record.key)), record.volume)
+                    "loaded", shown(escape_bytes(record.key)), record.volume)
         return False
     return True
 

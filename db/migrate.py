@@ -22,6 +22,7 @@ import logging
 import os
 from dataclasses import dataclass
 from functools import cache
+from typing import Callable, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -43,6 +44,8 @@ VERSION_TABLE = "alembic_version"
 LURGE_TABLES = frozenset({"pi", "unix_group", "volume", "lustre_usage", "directory", "filetype",
                           "file_size", "inspection", "unix_user", "user_usage"})
 UPGRADE_LOCK_TIMEOUT = 600  # seconds to wait for another process's upgrade (MySQL)
+
+T = TypeVar("T")
 
 
 def _config() -> Config:
@@ -160,7 +163,7 @@ def _log_plan(database: Database, state: SchemaState, pending: list[tuple[str, s
         log.info("database %s: upgrading the schema to revision %s (%s)", database.url, revision, text)
 
 
-def _refusing(database: Database, action):  # type: ignore[no-untyped-def]
+def _refusing(database: Database, action: Callable[[], T]) -> T:
     """Run ``action``, turning a refused upgrade into a DatabaseError naming the database."""
     try:
         return action()
