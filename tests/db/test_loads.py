@@ -131,7 +131,7 @@ def test_rows_that_cannot_be_stored_cost_only_themselves(db: Database, sql: SqlC
 
 def _load_in_process(url: str, barrier: Any, results: Any) -> None:
     with connect(url, timeout=60) as database:
-        barrier.wait(60)
+        barrier.wait(600)  # generous: starting a process can be slow on a busy machine
         results.put(load_usage(database, DAY, GROUP_ROWS, USER_ROWS).action)
 
 
@@ -139,10 +139,16 @@ def test_racing_processes_load_a_date_once(db: Database, db_url: str, sql: SqlCl
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(4), context.Queue()
     processes = [context.Process(target=_load_in_process, args=(db_url, barrier, results)) for _ in range(4)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(120)
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(900)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(10)
     assert [process.exitcode for process in processes] == [0] * 4
     assert sorted(results.get(timeout=5) for _ in processes) == [LOADED, SKIPPED, SKIPPED, SKIPPED]
     assert stored(sql) == (EXPECTED_GROUPS, EXPECTED_USERS)
