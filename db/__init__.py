@@ -1,1 +1,1 @@
-"""Database layer: connections by URL, the SPEC §5 schema, ids and bulk loads."""
+"""Storage only: connections by URL, the schema and its upgrades, ids, loads and queries (docs/database.md)."""

@@ -1,80 +1,83 @@
-"""Open a database by URL and use MySQL/MariaDB or SQLite through one small API.
+"""Opening the database: SQLAlchemy engines from lurge's URLs, transactions, clear errors.
 
-URLs: ``mysql://user[:password]@host[:port]/database`` and ``sqlite:///path``
-(``sqlite:////abs/path`` for an absolute path).  SQL is written once, with
-``?`` placeholders, and runs unchanged on both engines: MySQL statements are
-sent as server-side prepared statements, whose native placeholder is ``?``.
-Parameters therefore never pass through the driver's client-side quoting, which
-rewrites values that look like ``DELIMITER`` commands.
+URLs (see docs/database.md): ``mysql+mysqlconnector://user[:password]@host[:port]/db``,
+its short form ``mysql://…`` (the same driver), and ``sqlite:///relative.db`` or
+``sqlite:////abs/path.db``.  A MySQL password missing from the URL comes from
+``$LURGE_DB_PASSWORD``.
 
-Results look the same on both engines: booleans are ints 0/1, DATE columns are
-:class:`datetime.date`, DATETIME columns :class:`datetime.datetime` (whole
-seconds: microseconds are dropped on the way in), exact MySQL DECIMAL results
-(``SUM`` of integers) are ints, inexact ones floats.  A date computed by an
-expression (``MAX(record_date)``) is text on SQLite: pass it through
-:func:`as_date`.
+What every connection guarantees, on both engines:
 
-Transactions are explicit: :meth:`Database.transaction` groups statements;
-outside it every call commits on its own.  MySQL sessions run at READ COMMITTED
-so that a statement inside a transaction sees rows other sessions committed.
-Every driver error becomes :class:`DatabaseError`, naming the URL with its
-password redacted and never containing the password.
+* transactions are explicit (:meth:`Database.begin`); a write transaction on
+  SQLite starts with ``BEGIN IMMEDIATE``, so two writers queue instead of
+  deadlocking when they upgrade their locks;
+* MySQL sessions talk utf8mb4, run at READ COMMITTED (a statement sees rows
+  other sessions committed) in strict SQL mode; SQLite enforces foreign keys;
+* DATE columns come back as :class:`datetime.date`;
+* every driver error becomes :class:`DatabaseError` naming the URL with its
+  password redacted, never the password itself.
 """
 
 from __future__ import annotations
 
-import datetime
-import decimal
-import itertools
+import logging
 import os
+import random
 import re
-import sqlite3
-from collections import OrderedDict
-from contextlib import contextmanager
+import threading
+import time
+from collections import deque
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 from urllib.parse import unquote, urlsplit
+
+import sqlalchemy as sa
+from mysql.connector.cursor import MySQLCursorPrepared
+from sqlalchemy import event, exc
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.mysql.mysqlconnector import (MySQLDialect_mysqlconnector,
+                                                      MySQLExecutionContext_mysqlconnector)
 
 from utils.common.config import redact_url
 from utils.common.errors import DatabaseError
 
+log = logging.getLogger(__name__)
+
 PASSWORD_ENV = "LURGE_DB_PASSWORD"
 DEFAULT_MYSQL_PORT = 3306
 DEFAULT_TIMEOUT = 10.0
-
-BATCH_ROWS = 5000  # rows per executemany round trip
-BATCH_BYTES = 4 * 1024 * 1024  # upper bound on the parameter bytes of one round trip
-MYSQL_MAX_PLACEHOLDERS = 65535  # per prepared statement
-MYSQL_STATEMENT_CACHE = 32  # prepared statements kept open per connection
+MYSQL_DRIVER = "mysql+mysqlconnector"
+ENGINE_DRIVER = "mysql+lurge_mysqlconnector"  # mysql-connector, adjusted below
+MYSQL_SCHEMES = ("mysql", MYSQL_DRIVER)
+SQLITE_PREFIX = "sqlite:///"
 MYSQL_SQL_MODE = "STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO"
 
-SQLITE_PREFIX = "sqlite:///"
-_VALUES_CLAUSE = re.compile(r"\bVALUES\s*\(", re.IGNORECASE)
+BATCH_ROWS = 5000  # rows per executemany round trip
+BATCH_BYTES = 4 * 1024 * 1024  # about the most parameter bytes per round trip (utf-8 upper bound)
+RETRYABLE_MYSQL_ERRORS = {1213: "deadlock", 1205: "lock wait timeout"}
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)  # seconds before each retry (plus up to 50% jitter)
 _SQL_PREVIEW_CHARS = 300
+_BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")  # SQLAlchemy's link to its FAQ
+_IMMEDIATE = "lurge_immediate"  # execution option: begin SQLite transactions with BEGIN IMMEDIATE
 
-Params = Sequence[Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class ConnectionTarget:
-    """What a database URL points at; ``repr`` never shows the password."""
+class DatabaseUrl:
+    """A parsed database URL; ``repr`` never shows the password."""
 
-    engine: str  # "mysql" or "sqlite"
-    url: str = field(repr=False)
-    host: str | None = None
-    port: int | None = None
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    database: str | None = None
-    path: str | None = None  # SQLite file
+    url: sa.URL = field(repr=False)  # what SQLAlchemy connects to
+    shown: str  # the URL as given, password redacted
     secrets: tuple[str, ...] = field(default=(), repr=False)  # strings to scrub from messages
 
     @property
-    def redacted_url(self) -> str:
-        return safe_redact_url(self.url)
+    def dialect(self) -> str:
+        """``"mysql"`` or ``"sqlite"``."""
+        return self.url.get_backend_name()
 
     def scrub(self, text: str) -> str:
-        """``text`` with every secret of this target replaced by ``***``."""
+        """``text`` with every secret of this URL replaced by ``***``."""
         for secret in sorted(self.secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
         return text
@@ -85,26 +88,29 @@ def safe_redact_url(url: str) -> str:
     try:
         return redact_url(url)
     except ValueError:
-        return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@", r"\1***@", url)
+        scheme, sep, rest = url.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}" if sep and "@" in rest else url
 
 
-def parse_url(url: str, environ: Mapping[str, str] | None = None) -> ConnectionTarget:
-    """Parse a ``mysql://`` or ``sqlite:///`` URL (see the module docstring)."""
+def parse_url(url: str, environ: Mapping[str, str] | None = None) -> DatabaseUrl:
+    """Parse a MySQL or SQLite URL (see the module docstring)."""
     env = os.environ if environ is None else environ
+    shown = safe_redact_url(url)
     if url.startswith(SQLITE_PREFIX):
         path = url[len(SQLITE_PREFIX):]
         if not path:
             raise DatabaseError(f"{url}: no SQLite file path (use sqlite:///relative.db or sqlite:////abs/path)")
-        return ConnectionTarget(engine="sqlite", url=url, path=path)
+        return DatabaseUrl(sa.URL.create("sqlite", database=path), shown)
     if url.startswith("sqlite:"):
-        raise DatabaseError(f"{safe_redact_url(url)}: SQLite URLs look like sqlite:///relative.db or sqlite:////abs/path")
-    if url.startswith("mysql://"):
-        return _parse_mysql_url(url, env)
-    raise DatabaseError(f"{safe_redact_url(url)}: unsupported database URL (use mysql://... or sqlite:///...)")
+        raise DatabaseError(f"{shown}: SQLite URLs look like sqlite:///relative.db or sqlite:////abs/path")
+    scheme = url.partition("://")[0]
+    if scheme not in MYSQL_SCHEMES:
+        raise DatabaseError(f"{shown}: unsupported database URL (use {MYSQL_DRIVER}://..., mysql://... "
+                            "or sqlite:///...)")
+    return _parse_mysql_url(url, shown, env)
 
 
-def _parse_mysql_url(url: str, env: Mapping[str, str]) -> ConnectionTarget:
-    shown = safe_redact_url(url)
+def _parse_mysql_url(url: str, shown: str, env: Mapping[str, str]) -> DatabaseUrl:
     parts = urlsplit(url)
     raw_password = parts.password
     secrets = tuple(s for s in dict.fromkeys((raw_password, unquote(raw_password or ""))) if s)
@@ -116,321 +122,182 @@ def _parse_mysql_url(url: str, env: Mapping[str, str]) -> ConnectionTarget:
         raise DatabaseError(f"{shown}: no host in database URL")
     if parts.query or parts.fragment:
         raise DatabaseError(f"{shown}: database URL options (?...) are not supported")
-    database = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
+    database = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
     if "/" in database:
         raise DatabaseError(f"{shown}: database name must be a single path component")
     if raw_password is None:
         password = env.get(PASSWORD_ENV) or None
-        if password:
-            secrets = (password,)
+        secrets = (password,) if password else ()
     else:
         password = unquote(raw_password)
-    return ConnectionTarget(
-        engine="mysql",
-        url=url,
+    target = sa.URL.create(
+        ENGINE_DRIVER,
+        username=unquote(parts.username) if parts.username else None,
+        password=password,
         host=parts.hostname,
         port=port or DEFAULT_MYSQL_PORT,
-        user=unquote(parts.username) if parts.username else None,
-        password=password,
         database=database or None,
-        secrets=secrets,
     )
+    return DatabaseUrl(target, shown, secrets)
+
+
+class _BufferedPreparedCursor(MySQLCursorPrepared):
+    """A prepared-statement cursor that reads its whole result at once, as SQLAlchemy expects
+    of mysql-connector's cursors (the driver offers no buffered prepared cursor)."""
+
+    def execute(self, operation: Any, params: Any = None, map_results: bool = False) -> None:
+        super().execute(operation, params, map_results)
+        self._rows = deque(super().fetchall() if self.description else ())
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        return [self._rows.popleft() for _ in range(min(size or self.arraysize, len(self._rows)))]
+
+    def fetchall(self) -> list[Any]:
+        rows, self._rows = list(self._rows), deque()
+        return rows
+
+
+class _PreparedExecutionContext(MySQLExecutionContext_mysqlconnector):
+    """Statements with parameters run as server-side prepared statements.
+
+    Their values then never pass through mysql-connector's client-side
+    quoting, which rewrites a value that looks like a ``DELIMITER`` command
+    (a name such as ``a'b delimiter ;; c'``) into broken SQL.
+    """
+
+    def create_default_cursor(self) -> Any:
+        if self.isddl:
+            has_parameters = False
+        elif self.compiled is not None:
+            has_parameters = bool(getattr(self.compiled, "bind_names", None))
+        else:
+            has_parameters = bool(self.parameters and self.parameters[0])
+        if has_parameters:
+            return self._dbapi_connection.cursor(cursor_class=_BufferedPreparedCursor)
+        return super().create_default_cursor()
+
+
+class LurgeMySQLDialect(MySQLDialect_mysqlconnector):
+    """mysql-connector with prepared statements; executemany INSERTs become multi-row INSERTs."""
+
+    execution_ctx_cls = _PreparedExecutionContext
+    supports_statement_cache = True
+    use_insertmanyvalues_wo_returning = True  # prepared cursors would otherwise send row by row
+
+
+registry.register("mysql.lurge_mysqlconnector", __name__, "LurgeMySQLDialect")
 
 
 def connect(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> Database:
-    """Open the database at ``url``; ``timeout`` bounds connecting (and SQLite lock waits)."""
+    """Open the database at ``url`` and check that it answers.
+
+    ``timeout`` bounds connecting (and, on SQLite, waiting for another writer's lock).
+    """
     target = parse_url(url)
-    if target.engine == "sqlite":
-        return Database(target, _open_sqlite(target, timeout))
-    return Database(target, _open_mysql(target, timeout))
-
-
-def _open_sqlite(target: ConnectionTarget, timeout: float) -> sqlite3.Connection:
-    try:
-        conn = sqlite3.connect(
-            target.path or "",
-            timeout=timeout,
-            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
-            detect_types=sqlite3.PARSE_DECLTYPES,
-            check_same_thread=False,  # one thread at a time, but any thread
+    if target.dialect == "sqlite":
+        engine = sa.create_engine(target.url, connect_args={"timeout": timeout})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+    else:
+        engine = sa.create_engine(
+            target.url,
+            isolation_level="READ COMMITTED",
+            pool_pre_ping=True,
+            connect_args={
+                "connection_timeout": timeout,
+                "charset": "utf8mb4",
+                "use_pure": True,  # same behaviour wherever the C extension does or does not load
+                "sql_mode": MYSQL_SQL_MODE,
+            },
         )
-        conn.execute("PRAGMA foreign_keys = ON")
-        return conn
-    except sqlite3.Error as err:
-        raise DatabaseError(f"cannot open {target.redacted_url}: {target.scrub(str(err))}") from None
+    database = Database(target, engine, timeout)
+    with database.read():  # fail now, with a clear message, if the server is not there
+        pass
+    return database
 
 
-def _open_mysql(target: ConnectionTarget, timeout: float) -> Any:
-    import mysql.connector  # imported lazily: SQLite-only runs never need the driver
-
-    options: dict[str, Any] = {
-        "host": target.host,
-        "port": target.port,
-        "user": target.user or "",
-        "password": target.password or "",
-        "connection_timeout": timeout,
-        "autocommit": False,
-        "charset": "utf8mb4",
-        "use_pure": True,  # same behaviour wherever the C extension does or does not load
-        "sql_mode": MYSQL_SQL_MODE,
-    }
-    if target.database:
-        options["database"] = target.database
-    try:
-        conn = mysql.connector.connect(**options)
-    except Exception as err:  # the driver raises several families while connecting
-        reason = _describe(err, target)
-        if isinstance(err, (mysql.connector.errors.ConnectionTimeoutError,
-                            mysql.connector.errors.ReadTimeoutError, TimeoutError)):
-            reason = f"the server did not answer within the {timeout:g} s connection timeout"
-        raise DatabaseError(f"cannot connect to {target.redacted_url}: {reason}") from None
-    try:
-        conn.cmd_query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        conn.commit()
-    except mysql.connector.Error as err:
-        conn.close()
-        raise DatabaseError(f"cannot set up session on {target.redacted_url}: {_describe(err, target)}") from None
-    return conn
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # the driver's implicit BEGINs off: ours below
+    dbapi_connection.execute("PRAGMA foreign_keys = ON")
 
 
-def _describe(err: BaseException, target: ConnectionTarget) -> str:
-    """The driver's message, without secrets."""
-    text = str(err) or type(err).__name__
-    return target.scrub(text)
-
-
-def _preview(sql: str) -> str:
-    flat = " ".join(sql.split())
-    return flat if len(flat) <= _SQL_PREVIEW_CHARS else flat[:_SQL_PREVIEW_CHARS] + "..."
-
-
-def as_date(value: Any) -> datetime.date | None:
-    """A DATE result as :class:`datetime.date` (SQLite gives text for computed dates)."""
-    if value is None or type(value) is datetime.date:
-        return value
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, (bytes, bytearray)):
-        value = bytes(value).decode("ascii")
-    if isinstance(value, str):
-        return datetime.date.fromisoformat(value[:10])
-    raise TypeError(f"not a date: {value!r}")
-
-
-def _iso_converter(kind: type[datetime.date]) -> Any:
-    """An SQLite converter: ISO text to ``kind`` (date or datetime); other text as is."""
-    def convert(raw: bytes) -> Any:
-        text = raw.decode("utf-8", "replace")
-        try:
-            return kind.fromisoformat(text)
-        except ValueError:
-            return text
-    return convert
-
-
-# Converters are looked up by declared column type; ours replace the deprecated defaults.
-sqlite3.register_converter("DATE", _iso_converter(datetime.date))
-sqlite3.register_converter("DATETIME", _iso_converter(datetime.datetime))
-
-
-def _adapt_value(value: Any, engine: str) -> Any:
-    """A parameter in the form both engines store identically."""
-    if isinstance(value, datetime.datetime):
-        value = value.replace(microsecond=0)
-        return value.isoformat(sep=" ") if engine == "sqlite" else value
-    if isinstance(value, datetime.date):
-        return value.isoformat() if engine == "sqlite" else value
-    if isinstance(value, bool):
-        return int(value)
-    return value
-
-
-def _adapt(params: Params, engine: str) -> tuple[Any, ...]:
-    if isinstance(params, (str, bytes)) or not isinstance(params, Sequence):
-        raise TypeError(f"SQL parameters must be a sequence of values, not {type(params).__name__}")
-    return tuple(_adapt_value(value, engine) for value in params)
-
-
-def _exact_number(value: decimal.Decimal) -> int | float:
-    """MySQL DECIMAL results as SQLite would give them: int when whole-valued and exact."""
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent >= 0:
-        return int(value)
-    return float(value)
-
-
-def _estimated_bytes(row: Sequence[Any]) -> int:
-    size = 16
-    for value in row:
-        if isinstance(value, str):
-            size += 4 * len(value)  # utf-8 upper bound, no encoding needed
-        elif isinstance(value, (bytes, bytearray)):
-            size += len(value)
-        else:
-            size += 9
-    return size
-
-
-def _batches(rows: Iterable[Params], max_rows: int) -> Iterator[list[Params]]:
-    """Consecutive batches of at most ``max_rows`` rows and about BATCH_BYTES bytes."""
-    batch: list[Params] = []
-    size = 0
-    for row in rows:
-        row_size = _estimated_bytes(row)
-        if batch and (len(batch) >= max_rows or size + row_size > BATCH_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(row)
-        size += row_size
-    if batch:
-        yield batch
-
-
-def _split_values_clause(sql: str) -> tuple[str, str, str] | None:
-    """``INSERT ... VALUES (?, ?) tail`` as (head, row group, tail), or None."""
-    match = _VALUES_CLAUSE.search(sql)
-    if not match:
-        return None
-    start = match.end() - 1
-    depth = 0
-    for index in range(start, len(sql)):
-        char = sql[index]
-        if char in "'\"`":
-            return None  # literals in the row group: do not rewrite
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return sql[:start], sql[start:index + 1], sql[index + 1:]
-    return None
+def _sqlite_on_begin(connection: sa.Connection) -> None:
+    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Database:
-    """A connection to MySQL/MariaDB or SQLite; create it with :func:`connect`.
+    """An engine for one database URL; create it with :func:`connect`.
 
-    Not safe for concurrent use by several threads (use one per thread).
+    Use :meth:`begin` to write (one transaction), :meth:`read` to query.
     """
 
-    def __init__(self, target: ConnectionTarget, raw_connection: Any) -> None:
+    def __init__(self, target: DatabaseUrl, engine: sa.Engine, timeout: float) -> None:
         self._target = target
-        self._conn: Any = raw_connection
-        self._in_transaction = False
-        self._statements: OrderedDict[str, tuple[str, Any]] = OrderedDict()  # MySQL prepared cursors
-
-    # -- introspection -------------------------------------------------
-    @property
-    def engine(self) -> str:
-        """``"mysql"`` or ``"sqlite"``."""
-        return self._target.engine
+        self._engine: sa.Engine | None = engine
+        self._writing = threading.local()  # whether this thread is inside begin()
+        self.timeout = timeout
 
     @property
     def url(self) -> str:
         """The URL with any password redacted."""
-        return self._target.redacted_url
+        return self._target.shown
 
     @property
-    def in_transaction(self) -> bool:
-        return self._in_transaction
+    def dialect(self) -> str:
+        """``"mysql"`` or ``"sqlite"``."""
+        return self._target.dialect
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            raise DatabaseError(f"{self.url}: the connection is closed")
+        return self._engine
 
     @property
     def closed(self) -> bool:
-        return self._conn is None
+        return self._engine is None
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
-        return f"Database({self.url!r}, {state})"
+        return f"Database({self.url!r}, {'closed' if self.closed else 'open'})"
 
-    # -- statements ------------------------------------------------------
-    def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; returns the number of rows it changed."""
-        values = _adapt(params, self.engine)
-        with self._unit_of_work(sql, many=False):
-            cursor = self._run(sql, values)
-            if cursor.description:
-                cursor.fetchall()  # drain a result nobody asked for
-            return max(cursor.rowcount, 0)
-
-    def insert(self, sql: str, params: Params = ()) -> int:
-        """Run one INSERT; returns the auto-increment id of the new row."""
-        values = _adapt(params, self.engine)
-        with self._unit_of_work(sql, many=False):
-            cursor = self._run(sql, values)
-            return int(cursor.lastrowid)
-
-    def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        """Run one statement and return all its rows as tuples."""
-        values = _adapt(params, self.engine)
-        with self._unit_of_work(sql, many=False):
-            cursor = self._run(sql, values)
-            rows = cursor.fetchall() if cursor.description else []
-            return self._normalise(cursor, rows)
-
-    def executemany(self, sql: str, rows: Iterable[Params], *, batch_rows: int = BATCH_ROWS) -> int:
-        """Run ``sql`` for every row, ``batch_rows`` rows per round trip; returns rows changed.
-
-        On MySQL an ``INSERT ... VALUES (?, ...)`` becomes one multi-row INSERT per
-        batch; other statements run once per row.  Outside :meth:`transaction` all
-        rows are committed together or not at all.
-        """
-        adapted = (_adapt(row, self.engine) for row in rows)
-        total = 0
-        with self._unit_of_work(sql, many=True):
-            if self.engine == "sqlite":
-                for batch in _batches(adapted, batch_rows):
-                    total += max(self._conn.executemany(sql, batch).rowcount, 0)
-                return total
-            split = _split_values_clause(sql)
-            if split is None:
-                for row in adapted:
-                    total += max(self._run(sql, row).rowcount, 0)
-                return total
-            head, group, tail = split
-            placeholders = max(group.count("?"), 1)
-            max_rows = max(1, min(batch_rows, MYSQL_MAX_PLACEHOLDERS // placeholders))
-            multi_row_sql: dict[int, str] = {}
-            for batch in _batches(adapted, max_rows):
-                statement = multi_row_sql.get(len(batch))
-                if statement is None:
-                    statement = head + ", ".join([group] * len(batch)) + tail
-                    multi_row_sql[len(batch)] = statement
-                flat = tuple(itertools.chain.from_iterable(batch))
-                total += max(self._run(statement, flat).rowcount, 0)
-            return total
-
-    # -- transactions ----------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[Database]:
-        """BEGIN; COMMIT when the block ends normally, ROLLBACK when it raises."""
-        self._check_open()
-        if self._in_transaction:
-            raise DatabaseError(f"{self.url}: nested transaction() is not supported")
-        self._guarded("BEGIN", self._begin)
-        self._in_transaction = True
-        try:
-            yield self
-        except BaseException:
-            self._in_transaction = False
-            self._rollback_quietly()
-            raise
-        self._in_transaction = False
-        try:
-            self._conn.commit()
-        except (sqlite3.Error, self._driver_error()) as err:
-            self._rollback_quietly()
-            raise DatabaseError(f"{self.url}: COMMIT failed: {_describe(err, self._target)}") from None
+    def begin(self) -> Iterator[sa.Connection]:
+        """A connection in one write transaction: COMMIT at the end, ROLLBACK if the block raises."""
+        with self._transaction(retryable=False) as connection:
+            yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A connection for queries; whatever it did is rolled back at the end."""
+        with self._connection(immediate=False) as connection:
+            with self._translated():
+                yield connection
+
+    def run_transaction(self, work: Callable[[sa.Connection], T], what: str) -> T:
+        """``work`` in one write transaction, rerun from the start after a MySQL deadlock
+        or lock wait timeout (a few times, with growing pauses) before failing."""
+        for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
+            try:
+                with self._transaction(retryable=True) as connection:
+                    return work(connection)
+            except _Retryable as retry:
+                if delay is None:
+                    raise DatabaseError(f"{self.url}: {what} failed after {attempt} attempts: "
+                                        f"{retry.reason}") from None
+                pause = delay * (1 + random.random() / 2)
+                log.warning("%s: %s (attempt %d); retrying in %.1f s", what, retry.reason, attempt, pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
-        """Close the connection (an open transaction is rolled back); idempotent."""
-        if self._conn is None:
-            return
-        conn, self._conn = self._conn, None
-        self._statements.clear()
-        self._in_transaction = False
-        try:
-            conn.close()
-        except Exception:  # closing a broken connection: nothing left to release
-            pass
+        """Close every pooled connection; idempotent."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.dispose()
 
     def __enter__(self) -> Database:
         return self
@@ -439,118 +306,143 @@ class Database:
         self.close()
 
     # -- internals -------------------------------------------------------
-    def _check_open(self) -> None:
-        if self._conn is None:
-            raise DatabaseError(f"{self.url}: the connection is closed")
-
-    def _driver_error(self) -> type[BaseException]:
-        if self.engine == "mysql":
-            import mysql.connector
-
-            return mysql.connector.Error
-        return sqlite3.Error
-
-    def _guarded(self, what: str, action: Any) -> Any:
-        try:
-            return action()
-        except (sqlite3.Error, OverflowError, self._driver_error()) as err:
-            raise DatabaseError(f"{self.url}: {what} failed: {_describe(err, self._target)}") from None
-
-    def _begin(self) -> None:
-        if self.engine == "sqlite":
-            # IMMEDIATE takes the write lock now (waiting up to the busy timeout),
-            # so two writers never deadlock upgrading their locks later.
-            self._conn.execute("BEGIN IMMEDIATE")
-        else:
-            if self._conn.in_transaction:
-                self._conn.rollback()
-            self._conn.start_transaction()
-
-    def _rollback_quietly(self) -> None:
-        try:
-            if self._conn is not None:
-                self._conn.rollback()
-        except Exception:  # the original error matters more than a failed rollback
-            pass
-
     @contextmanager
-    def _unit_of_work(self, sql: str, *, many: bool) -> Iterator[None]:
-        """Run a call inside the open transaction, or atomically on its own."""
-        self._check_open()
-        standalone = not self._in_transaction
-        if standalone and self.engine == "sqlite" and many:
-            self._guarded("BEGIN", self._begin)
+    def _connection(self, *, immediate: bool) -> Iterator[sa.Connection]:
+        engine = self.engine
         try:
-            yield
-        except (sqlite3.Error, OverflowError, self._driver_error()) as err:
-            if standalone and (self.engine == "mysql" or many):
-                self._rollback_quietly()
-            raise DatabaseError(
-                f"{self.url}: statement failed: {_describe(err, self._target)} "
-                f"[SQL: {self._target.scrub(_preview(sql))}]"
-            ) from None
-        except BaseException:
-            if standalone and (self.engine == "mysql" or many):
-                self._rollback_quietly()
-            raise
-        if standalone and (self.engine == "mysql" or many):
-            self._guarded("COMMIT", self._conn.commit)
-
-    def _run(self, sql: str, values: tuple[Any, ...]) -> Any:
-        if self.engine == "sqlite":
-            return self._conn.execute(sql, values)
-        statement, cursor = self._prepared(sql)
+            connection = engine.connect()
+        except exc.SQLAlchemyError as err:
+            raise self._connect_error(err) from None
         try:
-            cursor.execute(statement, values)
-        except BaseException:
-            self._forget(sql)  # a failed cursor may hold half-read state
-            raise
-        prepared = getattr(cursor, "_prepared", None) or {}
-        if prepared.get("parameters") and not values:
-            self._forget(sql)
-            raise DatabaseError(f"{self.url}: statement has placeholders but no parameters "
-                                f"[SQL: {self._target.scrub(_preview(sql))}]")
-        return cursor
-
-    def _prepared(self, sql: str) -> tuple[str, Any]:
-        """A cached prepared-statement cursor, and the exact string it was prepared from.
-
-        The driver re-prepares unless it is handed the very same string object.
-        """
-        cached = self._statements.get(sql)
-        if cached is not None:
-            self._statements.move_to_end(sql)
-            return cached
-        cached = (sql, self._conn.cursor(prepared=True))
-        self._statements[sql] = cached
-        if len(self._statements) > MYSQL_STATEMENT_CACHE:
-            self._forget(next(iter(self._statements)))
-        return cached
-
-    def _forget(self, sql: str) -> None:
-        cached = self._statements.pop(sql, None)
-        if cached is not None:
+            if immediate and self.dialect == "sqlite":
+                connection.execution_options(**{_IMMEDIATE: True})
+            yield connection
+        finally:
             try:
-                cached[1].close()
-            except Exception:  # deallocating a statement is best effort
+                connection.close()
+            except exc.SQLAlchemyError:  # closing a broken connection: nothing left to release
                 pass
 
-    def _normalise(self, cursor: Any, rows: list[Any]) -> list[tuple[Any, ...]]:
-        if self.engine == "sqlite" or not rows:
-            return [tuple(row) for row in rows]
-        from mysql.connector.constants import FieldType
+    @contextmanager
+    def _transaction(self, *, retryable: bool) -> Iterator[sa.Connection]:
+        if getattr(self._writing, "active", False):  # on SQLite it would wait for its own lock
+            raise DatabaseError(f"{self.url}: nested transactions are not supported")
+        self._writing.active = True
+        try:
+            with self._connection(immediate=True) as connection:
+                with self._translated(retryable=retryable):
+                    with connection.begin():
+                        yield connection
+        finally:
+            self._writing.active = False
 
-        decimal_columns = [
-            index for index, column in enumerate(cursor.description)
-            if column[1] in (FieldType.DECIMAL, FieldType.NEWDECIMAL)
-        ]
-        if not decimal_columns:
-            return [tuple(row) for row in rows]
-        result = []
-        for row in rows:
-            values = list(row)
-            for index in decimal_columns:
-                if isinstance(values[index], decimal.Decimal):
-                    values[index] = _exact_number(values[index])
-            result.append(tuple(values))
-        return result
+    @contextmanager
+    def _translated(self, *, retryable: bool = False) -> Iterator[None]:
+        try:
+            yield
+        except exc.DBAPIError as err:
+            code = _mysql_errno(err)
+            if retryable and code in RETRYABLE_MYSQL_ERRORS:
+                raise _Retryable(f"{code} {RETRYABLE_MYSQL_ERRORS[code]}: {self._reason(err)}") from None
+            raise self.error(err) from None
+        except exc.SQLAlchemyError as err:
+            raise self.error(err) from None
+        except OverflowError as err:  # SQLite's driver refuses integers of 2**63 or more itself
+            raise DatabaseError(f"{self.url}: statement failed: {err}") from None
+
+    def error(self, err: exc.SQLAlchemyError) -> DatabaseError:
+        """``err`` as a :class:`DatabaseError` naming the URL and the statement, without secrets."""
+        statement = getattr(err, "statement", None)
+        if statement:
+            preview = " ".join(statement.split())
+            if len(preview) > _SQL_PREVIEW_CHARS:
+                preview = preview[:_SQL_PREVIEW_CHARS] + "..."
+            return DatabaseError(f"{self.url}: statement failed: {self._reason(err)} "
+                                 f"[SQL: {self._target.scrub(preview)}]")
+        return DatabaseError(f"{self.url}: {self._reason(err)}")
+
+    def _reason(self, err: BaseException) -> str:
+        """The driver's message, without secrets."""
+        cause = getattr(err, "orig", None) or err
+        text = _BACKGROUND.sub("", str(cause)) or type(cause).__name__
+        return self._target.scrub(text)
+
+    def _connect_error(self, err: exc.SQLAlchemyError) -> DatabaseError:
+        reason = self._reason(err)
+        if self.dialect == "sqlite":
+            return DatabaseError(f"cannot open {self.url}: {reason}")
+        cause = getattr(err, "orig", None)
+        if _is_timeout(cause):
+            reason = f"the server did not answer within the {self.timeout:g} s connection timeout"
+        return DatabaseError(f"cannot connect to {self.url}: {reason}")
+
+
+class _Retryable(Exception):
+    """A MySQL deadlock or lock wait timeout: the transaction was rolled back and may be rerun."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _mysql_errno(err: exc.DBAPIError) -> int | None:
+    return getattr(err.orig, "errno", None)
+
+
+def _is_timeout(cause: BaseException | None) -> bool:
+    if isinstance(cause, TimeoutError):
+        return True
+    try:
+        from mysql.connector import errors
+    except ImportError:  # pragma: no cover - the driver is a dependency
+        return False
+    return isinstance(cause, (errors.ConnectionTimeoutError, errors.ReadTimeoutError))
+
+
+def insert_rows(connection: sa.Connection, into: sa.Table | sa.Insert,
+                rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert ``rows`` (dicts of column values) with executemany; returns how many.
+
+    ``into`` is a table, or an INSERT statement built on one (``INSERT IGNORE``...).
+    Rows go in batches of at most BATCH_ROWS rows and about BATCH_BYTES bytes:
+    the MySQL driver sends a batch as one statement, which must stay below the
+    server's packet limit.
+    """
+    statement = sa.insert(into) if isinstance(into, sa.Table) else into
+    batch: list[Mapping[str, Any]] = []
+    size = 0
+    for row in rows:
+        row_size = sum(4 * len(value) if isinstance(value, str) else 9 for value in row.values())
+        if batch and (len(batch) >= BATCH_ROWS or size + row_size > BATCH_BYTES):
+            connection.execute(statement, batch)
+            batch, size = [], 0
+        batch.append(row)
+        size += row_size
+    if batch:
+        connection.execute(statement, batch)
+    return len(rows)
+
+
+@contextmanager
+def named_lock(database: Database, connection: sa.Connection, purpose: str, timeout: float) -> Iterator[None]:
+    """On MySQL, hold the server's named lock for ``purpose`` on this database while the block runs.
+
+    Runs that share one database (from different hosts or report folders) take
+    turns; the lock goes with the session if the process dies.  SQLite needs
+    none: a write transaction already excludes other writers.
+    """
+    if database.dialect != "mysql":
+        yield
+        return
+    name = sa.func.left(sa.func.concat(f"lurge-{purpose}-", sa.func.database()), 64)
+    if connection.execute(sa.select(sa.func.get_lock(name, timeout))).scalar() != 1:
+        raise DatabaseError(f"{database.url}: another run held the {purpose} lock for {timeout:g} s; "
+                            "try again later")
+    try:
+        yield
+    except BaseException:
+        if not connection.invalidated:  # a lost session has released it already
+            with suppress(exc.SQLAlchemyError):  # the error that got us here matters more
+                connection.execute(sa.select(sa.func.release_lock(name)))
+        raise
+    connection.execute(sa.select(sa.func.release_lock(name)))

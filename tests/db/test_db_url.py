@@ -2,78 +2,72 @@
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
 
-from db.connection import (
-    PASSWORD_ENV,
-    ConnectionTarget,
-    as_date,
-    connect,
-    parse_url,
-    safe_redact_url,
-)
+from db.connection import ENGINE_DRIVER, PASSWORD_ENV, connect, parse_url, safe_redact_url
 from utils.common.errors import DatabaseError
 
 SECRET = "s3cr3t-pw"
 
 
+def parts(url: str, environ: dict[str, str] | None = None) -> tuple:
+    target = parse_url(url, environ={} if environ is None else environ)
+    u = target.url
+    return (u.drivername, u.host, u.port, u.username, u.password, u.database)
+
+
 def test_full_mysql_url() -> None:
     target = parse_url(f"mysql://lurge:{SECRET}@db.example.org:3307/lustre_usage", environ={})
-    assert target == ConnectionTarget(
-        engine="mysql",
-        url=f"mysql://lurge:{SECRET}@db.example.org:3307/lustre_usage",
-        host="db.example.org",
-        port=3307,
-        user="lurge",
-        password=SECRET,
-        database="lustre_usage",
-        secrets=(SECRET,),
-    )
-    assert target.redacted_url == "mysql://lurge:***@db.example.org:3307/lustre_usage"
+    assert parts(f"mysql://lurge:{SECRET}@db.example.org:3307/lustre_usage") == (
+        ENGINE_DRIVER, "db.example.org", 3307, "lurge", SECRET, "lustre_usage")
+    assert target.dialect == "mysql"
+    assert target.shown == "mysql://lurge:***@db.example.org:3307/lustre_usage"
+    assert target.secrets == (SECRET,)
+
+
+def test_mysql_connector_url_is_the_same_target() -> None:
+    long_form = parse_url(f"mysql+mysqlconnector://lurge:{SECRET}@db.example.org:3307/lustre_usage",
+                          environ={})
+    assert parts(f"mysql+mysqlconnector://lurge:{SECRET}@db.example.org:3307/lustre_usage") == parts(
+        f"mysql://lurge:{SECRET}@db.example.org:3307/lustre_usage")
+    assert long_form.shown == "mysql+mysqlconnector://lurge:***@db.example.org:3307/lustre_usage"
 
 
 def test_mysql_defaults_port_and_allows_no_database() -> None:
-    target = parse_url("mysql://root@127.0.0.1/", environ={})
-    assert (target.host, target.port, target.user, target.password, target.database) == (
-        "127.0.0.1", 3306, "root", None, None)
-    assert parse_url("mysql://root@127.0.0.1", environ={}).database is None
+    assert parts("mysql://root@127.0.0.1/")[1:] == ("127.0.0.1", 3306, "root", None, None)
+    assert parse_url("mysql://root@127.0.0.1", environ={}).url.database is None
 
 
 def test_percent_encoded_user_password_and_database() -> None:
     target = parse_url("mysql://us%40er:p%40ss%3Aw%2Fd%25@host/db%2Dx", environ={})
-    assert (target.user, target.password, target.database) == ("us@er", "p@ss:w/d%", "db-x")
+    assert (target.url.username, target.url.password, target.url.database) == ("us@er", "p@ss:w/d%", "db-x")
     assert target.scrub("p@ss:w/d% and p%40ss%3Aw%2Fd%25") == "*** and ***"
 
 
 def test_unencoded_at_and_colon_in_password() -> None:
-    target = parse_url("mysql://lurge:a:b@c@host:3306/db", environ={})
-    assert (target.user, target.password, target.host) == ("lurge", "a:b@c", "host")
+    assert parts("mysql://lurge:a:b@c@host:3306/db")[1:5] == ("host", 3306, "lurge", "a:b@c")
 
 
 def test_password_from_environment_when_missing() -> None:
     target = parse_url("mysql://lurge@host/db", environ={PASSWORD_ENV: SECRET})
-    assert target.password == SECRET
+    assert target.url.password == SECRET
     assert target.scrub(f"x {SECRET} y") == "x *** y"
-    assert target.redacted_url == "mysql://lurge@host/db"
+    assert target.shown == "mysql://lurge@host/db"
 
 
 def test_password_in_url_wins_over_environment() -> None:
-    target = parse_url("mysql://lurge:inurl@host/db", environ={PASSWORD_ENV: SECRET})
-    assert target.password == "inurl"
+    assert parse_url("mysql://lurge:inurl@host/db", environ={PASSWORD_ENV: SECRET}).url.password == "inurl"
 
 
 def test_explicit_empty_password_does_not_use_environment() -> None:
-    target = parse_url("mysql://lurge:@host/db", environ={PASSWORD_ENV: SECRET})
-    assert target.password == ""
+    assert parse_url("mysql://lurge:@host/db", environ={PASSWORD_ENV: SECRET}).url.password == ""
 
 
 def test_real_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PASSWORD_ENV, SECRET)
-    assert parse_url("mysql://lurge@host/db").password == SECRET
+    assert parse_url("mysql://lurge@host/db").url.password == SECRET
     monkeypatch.delenv(PASSWORD_ENV)
-    assert parse_url("mysql://lurge@host/db").password is None
+    assert parse_url("mysql://lurge@host/db").url.password is None
 
 
 def test_repr_never_shows_the_password() -> None:
@@ -95,13 +89,15 @@ def test_repr_never_shows_the_password() -> None:
 )
 def test_sqlite_paths(url: str, path: str) -> None:
     target = parse_url(url, environ={})
-    assert (target.engine, target.path, target.host, target.password) == ("sqlite", path, None, None)
+    assert (target.dialect, target.url.database, target.url.host, target.url.password) == (
+        "sqlite", path, None, None)
 
 
 @pytest.mark.parametrize(
     ("url", "message"),
     [
         ("postgres://u:s3cr3t-pw@host/db", "postgres://u:***@host/db: unsupported database URL"),
+        ("mysql+pymysql://u:s3cr3t-pw@host/db", "mysql+pymysql://u:***@host/db: unsupported database URL"),
         ("sqlite://host/lurge.db", "sqlite://host/lurge.db: SQLite URLs look like"),
         ("sqlite:///", "sqlite:///: no SQLite file path"),
         ("mysql://u:s3cr3t-pw@host:notaport/db", "mysql://***@host:notaport/db: invalid port"),
@@ -130,19 +126,8 @@ def test_sqlite_file_that_cannot_be_opened(tmp_path) -> None:
     assert str(caught.value) == f"cannot open {url}: unable to open database file"
 
 
-def test_sqlite_connection_repr_and_engine(tmp_path) -> None:
+def test_sqlite_connection_repr_and_dialect(tmp_path) -> None:
     url = f"sqlite:///{tmp_path}/lurge.db"
     with connect(url) as db:
-        assert (db.engine, db.url, repr(db)) == ("sqlite", url, f"Database('{url}', open)")
+        assert (db.dialect, db.url, repr(db)) == ("sqlite", url, f"Database('{url}', open)")
     assert repr(db) == f"Database('{url}', closed)"
-
-
-def test_as_date() -> None:
-    day = datetime.date(2024, 2, 29)
-    assert as_date(day) is day
-    assert as_date("2024-02-29") == day
-    assert as_date(b"2024-02-29") == day
-    assert as_date(datetime.datetime(2024, 2, 29, 13, 0)) == day
-    assert as_date(None) is None
-    with pytest.raises(TypeError):
-        as_date(20240229)

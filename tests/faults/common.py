@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from db.connection import connect
+from tests.fixtures.database import connect
 from tests.configs import base_sections, write_config
 from tests.fixtures.slapd import DIRECTORY_LDIF, EXPECTED_DIRECTORY
 from tests.scripts import REPO

@@ -1,4 +1,4 @@
-"""Database faults: a connection killed in the middle of a load, a server that is not there.
+"""Database faults: a killed connection mid-load, a server that is not there, races and deadlocks.
 
 The kill is real: a BEFORE INSERT trigger with SLEEP() makes the load's INSERT
 last seconds, and a second connection finds the loader in
@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from db.connection import connect
-from db.directory import GIB
-from db.schema import ensure_schema
+from db.directory import GIB, load_inspection
+from db.migrate import ensure_schema
 from tests.faults.common import (DAY, ENTRIES, Entry, closed_port, expected_db_rows, expected_tsv,
                                  finish_process, listing, make_config, run, silent_listener, sort_rows,
                                  start, tsv_path, usage_rows, wait_for, write_snapshots)
+from tests.fixtures.database import connect
 from tests.fixtures.slapd import EXPECTED_DIRECTORY
+from utils.common.errors import DatabaseError
+from utils.inspector.aggregate import DirectoryRecord
 
 TODAY = dt.date.today()
 DATE = dt.date(2023, 11, 14)
@@ -52,7 +55,7 @@ def test_report_load_killed_midway_leaves_no_rows_then_next_run_loads_all(
     config = make_config(tmp_path, url)
     files = [str(p) for p in write_snapshots(tmp_path / "mpistat", ENTRIES, DATE, T).values()]
     with connect(url) as db:
-        ensure_schema(db)
+        ensure_schema(db.database)
         db.execute("CREATE TRIGGER slow_usage BEFORE INSERT ON lustre_usage FOR EACH ROW"
                    f" SET NEW.used = NEW.used + SLEEP({ROW_SLEEP})")
     process = start("report.py", "--config", str(config), DATE.isoformat(), *files)
@@ -179,3 +182,85 @@ def test_unreachable_database_fails_fast_and_writes_nothing(tmp_path: Path, serv
             lock = ["reports/.lurge.lock"] if COMMANDS[name][1] else []
             assert listing(base) == sorted(before + lock), name  # no TSV, staging or links
             assert out == ""
+
+
+# ------------------------------------------------------------------ races and deadlocks
+
+@pytest.mark.parametrize("engine", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_two_report_runs_racing_on_one_database_load_the_date_once(
+        tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> None:
+    """Two report folders (so two run locks) share one database: one run loads, the other
+    finds the date loaded, says so, and both exit 0."""
+    url = (f"sqlite:///{tmp_path}/lurge.db" if engine == "sqlite"
+           else request.getfixturevalue("mysql_database_url"))
+    if engine == "mysql":  # make the first load last long enough for the second to meet it
+        with connect(url) as db:
+            ensure_schema(db.database)
+            db.execute("CREATE TRIGGER slow_usage BEFORE INSERT ON lustre_usage FOR EACH ROW"
+                       " SET NEW.used = NEW.used + SLEEP(0.2)")
+    processes = []
+    for name in ("one", "two"):
+        base = tmp_path / name
+        base.mkdir()
+        files = write_snapshots(base / "mpistat", ENTRIES, DATE, T)
+        config = make_config(base, url, database={"timeout": 30})
+        processes.append(start("report.py", "--config", str(config), DATE.isoformat(),
+                               *map(str, files.values())))
+    results = [finish_process(process) for process in processes]
+    assert [status for status, _, _ in results] == [0, 0], [err for _, _, err in results]
+    logs = [err for _, _, err in results]
+    assert sum("database: loaded 10 rows for 2023-11-14" in err for err in logs) == 1, logs
+    assert sum("already loaded; skipped" in err for err in logs) == 1, logs
+    assert usage_rows(url) == expected_db_rows(ENTRIES, DATE)  # once, not twice
+
+
+@pytest.mark.mysql
+def test_tosql_deadlocks_are_retried_then_fail_cleanly(tmp_path: Path, mysql_database_url: str,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """MariaDB chooses the load as a deadlock victim (1213, raised for real by a trigger whose
+    failure budget sits in a non-transactional table): it is rerun, and fails only when the
+    deadlocks go on."""
+    url = mysql_database_url
+    records = {"scratch118": [DirectoryRecord("scratch118", (b"projects", b"p1"), GIB, 2, 1.0,
+                                              (GIB, 0, 0, 0), 1001, "hgi", True, "Smith")]}
+    with connect(url) as sql:
+        ensure_schema(sql.database)
+        sql.execute("CREATE TABLE deadlock_budget (n INT) ENGINE=MyISAM")
+        sql.execute("INSERT INTO deadlock_budget VALUES (2)")
+        sql.execute("CREATE TRIGGER deadlocking BEFORE INSERT ON inspection FOR EACH ROW BEGIN"
+                    " IF (SELECT n FROM deadlock_budget) > 0 THEN UPDATE deadlock_budget SET n = n - 1;"
+                    " SIGNAL SQLSTATE '40001' SET MYSQL_ERRNO = 1213, MESSAGE_TEXT ="
+                    " 'Deadlock found when trying to get lock; try restarting transaction'; END IF; END")
+        with caplog.at_level(logging.WARNING, logger="db.connection"):
+            assert load_inspection(sql.database, records, {"scratch118": DATE}, ["BAM", "CRAM", "VCF", "PEDBED"]) == 1
+        retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+        assert len(retries) == 2 and all("1213 deadlock: 1213 (40001): Deadlock found" in m for m in retries)
+        loaded = sql.query("SELECT project_name, num_files FROM directory")
+        assert loaded == [("projects/p1", 2)]
+
+        sql.execute("UPDATE deadlock_budget SET n = 100")
+        changed = {"scratch118": [dataclasses.replace(records["scratch118"][0], num_files=9)]}
+        with pytest.raises(DatabaseError) as caught:
+            load_inspection(sql.database, changed, {"scratch118": DATE}, ["BAM", "CRAM", "VCF", "PEDBED"])
+        assert str(caught.value).startswith(
+            f"{url}: loading the inspection of scratch118 failed after 5 attempts: 1213 deadlock: ")
+        assert sql.query("SELECT project_name, num_files FROM directory") == loaded  # the earlier rows kept
+
+
+@pytest.mark.mysql
+def test_three_concurrent_tosql_runs_all_succeed(tmp_path: Path, mysql_database_url: str) -> None:
+    url = mysql_database_url
+    now = int(time.time())
+    configs = []
+    for name in ("a", "b", "c"):  # three report folders: three run locks, one database
+        base = tmp_path / name
+        base.mkdir()
+        write_snapshots(base / "mpistat", ENTRIES, TODAY - dt.timedelta(days=1), now - DAY)
+        configs.append(make_config(base, url))
+    for _ in range(2):
+        processes = [start("project_inspector.py", "--config", str(config), "--tosql") for config in configs]
+        results = [finish_process(process) for process in processes]
+        assert [status for status, _, _ in results] == [0, 0, 0], [err for _, _, err in results]
+    assert directory_state(url) == (expected_directory_rows(ENTRIES),
+                                    {"scratch118": TODAY - dt.timedelta(days=1),
+                                     "scratch119": TODAY - dt.timedelta(days=1)})

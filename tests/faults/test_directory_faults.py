@@ -12,11 +12,12 @@ from typing import Iterator
 
 import pytest
 
-from db.connection import connect
+from tests.fixtures.database import connect
 from tests.faults.common import (ENTRIES, finish_process, listing, make_config, run, silent_listener,
                                  sort_rows, start, tsv_cell, TSV_HEADER, usage_rows,
                                  write_snapshots)
 from tests.fixtures.slapd import SlapdServer
+from utils.common.names import escape_name
 from utils.demo.synthetic import format_line, write_snapshot
 
 TODAY = dt.date.today()
@@ -181,8 +182,8 @@ def test_hostile_names_are_stored_and_printed_exactly(tmp_path: Path, db_url: st
         expected_lines.append("\t".join(tsv_cell(cell) for cell in cells) + "\n")
     tsv = tmp_path / "reports" / "report-output-files" / f"report-{DATE:%Y%m%d}.tsv"
     assert tsv.read_text(encoding="utf-8") == "".join(expected_lines)
-    assert usage_rows(db_url) == sort_rows(
-        (volume, pi, name, humgen, used, 2048, 1024, DATE, modified)
+    assert usage_rows(db_url) == sort_rows(  # names as the database stores them (docs/database.md)
+        (volume, pi and escape_name(pi), escape_name(name), humgen, used, 2048, 1024, DATE, modified)
         for volume, pi, name, used, modified, humgen, _ in expected_report())
     # each name reached lfs as one argument, unchanged (no shell)
     assert sorted(call[3] for call in fake_lfs.calls()) == sorted(n for n, _, _ in WINNERS.values())
@@ -203,7 +204,8 @@ def test_hostile_names_are_stored_and_printed_exactly(tmp_path: Path, db_url: st
             "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")}
     expected_directories = [("projects", None, len(WINNERS), None, ".hidden", False)]  # most bytes
     for _, pi, name, used, _, humgen, _ in expected_report():
-        expected_directories.append((f"projects/h{used}", None, 1, pi, name, humgen))
+        expected_directories.append((f"projects/h{used}", None, 1, pi and escape_name(pi),
+                                     escape_name(name), humgen))
     assert sort_rows((*row[:5], bool(row[5])) for row in rows) == sort_rows(expected_directories)
     assert {"pi", "unix_group", "lustre_usage", "directory"} <= tables  # nothing dropped
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from db.connection import connect
+from tests.fixtures.database import connect
 from tests.faults.common import LDIF_URL, listing, make_config, run, sort_rows, tsv_cell, TSV_HEADER
 from tests.fixtures.slapd import EXPECTED_DIRECTORY
 from tests.reference import inspect_reference, parse_line, read_lines, usage_by_gid

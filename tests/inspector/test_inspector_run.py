@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from db.connection import connect
+from tests.fixtures.database import connect
 from tests.configs import base_sections, write_config
 from tests.fixtures.slapd import DIRECTORY_LDIF
 from tests.scripts import run_script
@@ -274,8 +274,8 @@ def test_tosql_failure_keeps_previous_rows_and_next_run_recovers(tmp_path: Path,
 def test_loading_one_volume_never_touches_another(tmp_path: Path, db_url: str) -> None:
     config, _ = make_setup(tmp_path, db_url)
     with connect(db_url) as db:
-        from db.schema import ensure_schema
-        ensure_schema(db)
+        from db.migrate import ensure_schema
+        ensure_schema(db.database)
         volume_id = db.insert("INSERT INTO volume (scratch_disk) VALUES ('scratch119')")
         db.execute("INSERT INTO directory (project_name, directory_path, num_files, size, volume_id)"
                    " VALUES ('projects/keep', NULL, 3, 2.5, ?)", (volume_id,))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from db.connection import connect
+from tests.fixtures.database import connect
 from tests.configs import base_sections, write_config
 from tests.fixtures.slapd import DIRECTORY_LDIF
 from tests.scripts import run_script

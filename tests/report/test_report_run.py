@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from db.connection import connect
+from tests.fixtures.database import connect
 from tests.configs import base_sections, write_config
 from tests.reference import read_lines, usage_by_gid
 from tests.scripts import run_script

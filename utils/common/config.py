@@ -398,9 +398,10 @@ def _check_consistency(config: Config) -> None:
     if config.ldap.url.startswith(("ldap://", "ldaps://")) and "@" in config.ldap.url:
         fail(f"[ldap] url {ldap_url!r} holds credentials, which lurge never reads from the URL: set the bind "
              "DN as [ldap] bind_dn and the password in $LURGE_LDAP_PASSWORD (see docs/directory.md)")
-    if not re.match(r"^(mysql|sqlite)://", config.database.url):
-        fail(f"[database] url must start with mysql:// or sqlite:// (got {config.database.redacted_url!r})")
-    if config.database.url.startswith("mysql://"):
+    if not re.match(r"^(mysql|mysql\+mysqlconnector|sqlite)://", config.database.url):
+        fail("[database] url must start with mysql:// or sqlite:// (or mysql+mysqlconnector://) "
+             f"(got {config.database.redacted_url!r})")
+    if config.database.url.startswith(("mysql://", "mysql+mysqlconnector://")):
         try:
             parts = urlsplit(config.database.url)
             valid = bool(parts.hostname) and (parts.port is None or parts.port > 0)

@@ -1,4 +1,4 @@
-"""Running the project inspector: which volumes and roots, in parallel, to where (SPEC §3, §6)."""
+"""Running the project inspector: which volumes and roots, in parallel, to where."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 from db.connection import connect
 from db.directory import inspection_dates, load_inspection
-from db.schema import ensure_schema
+from db.migrate import ensure_schema
 from utils.common.config import Config, VolumeConfig, volume_for_path
 from utils.common.errors import LurgeError, UsageError
 from utils.inspector.aggregate import DirectoryRecord, InspectionPlan, inspect_snapshot

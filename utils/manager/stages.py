@@ -1,4 +1,4 @@
-"""The nightly manager (SPEC §6): pick the snapshot set, then run the stages."""
+"""The nightly manager: pick the snapshot set, then run the stages."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
+from db.migrate import pending_upgrade
 from utils.common.config import Config
-from utils.common.errors import LurgeError
+from utils.common.errors import DatabaseError, LurgeError
 from utils.inspector.run import run_inspections
 from utils.snapshots.discovery import candidate_dates, complete_set
 from utils.report.run import run_report
@@ -95,7 +96,17 @@ def describe_plan(config: Config, mode: str, chosen: SnapshotSet | None, force: 
         skip = "" if force else " not already inspected from that date"
         lines.append(f"would inspect volumes{skip}: "
                      + ", ".join(str(v.number) for v in config.volumes if v.inspect_roots))
+    lines.append(_schema_plan(config))
     return lines
+
+
+def _schema_plan(config: Config) -> str:
+    """What the run would do to the database schema first (nothing is changed here)."""
+    try:
+        upgrade = pending_upgrade(config.database.url, timeout=config.database.timeout)
+    except DatabaseError as err:
+        return f"would fail: {err}"
+    return upgrade or "database schema: up to date"
 
 
 def run_stages(config: Config, mode: str, chosen: SnapshotSet, force: bool) -> None:

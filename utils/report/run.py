@@ -1,4 +1,4 @@
-"""The nightly usage report, end to end (SPEC §2, §6).
+"""The nightly usage report, end to end.
 
 One worker process per volume reads its snapshot once, builds that volume's
 rows and stages them in its own SQLite file.  The parent then publishes:
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from db.connection import connect
-from db.schema import ensure_schema
-from db.usage import load_usage, usage_loaded
+from db.migrate import ensure_schema
+from db.usage import SKIPPED, load_usage, usage_loaded
 from utils.common.config import Config, QuotaConfig, VolumeConfig
 from utils.common.errors import UsageError
 from utils.common.errors import LurgeError
@@ -130,10 +130,12 @@ def _publish_database(db, date: dt.date, rows: list[UsageRow], loaded: bool, for
     if loaded and not force:
         log.info("database: rows for %s already loaded; skipped", date)
         return "skipped"
-    count = load_usage(db, date, rows, replace=force)
-    action = "replaced" if loaded else "loaded"
-    log.info("database: %s %d rows for %s", action, count, date)
-    return action
+    result = load_usage(db, date, rows, replace=force)
+    if result.action == SKIPPED:  # a run racing this one loaded the date first
+        log.info("database: rows for %s already loaded; skipped", date)
+    else:
+        log.info("database: %s %d rows for %s", result.action, result.group_rows, date)
+    return result.action
 
 
 def _publish_tsv(path: str, rows: list[UsageRow], force: bool) -> str:
