@@ -166,8 +166,9 @@ def test_path_argument_prints_only_that_tree(inspector_setup) -> None:
 
 def test_path_on_no_volume_is_an_error(inspector_setup) -> None:
     config, _ = inspector_setup
-    result = run_script("project_inspector.py", "--config", str(config), "/nowhere/x", check=1)
+    result = run_script("project_inspector.py", "--config", str(config), "/nowhere/x", check=2)
     assert "/nowhere/x" in result.stderr and "not on any configured volume" in result.stderr
+    assert result.stderr.endswith(f"the roots are: {ROOT}\n") and result.stdout == ""
 
 
 def test_tosql_with_path_is_refused(inspector_setup) -> None:

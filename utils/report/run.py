@@ -1,19 +1,18 @@
-"""The nightly usage report, end to end (SPEC §2, §6).
+"""The nightly usage report, end to end (what it computes: docs/outputs.md).
 
 One worker process per volume reads its snapshot once, builds that volume's
 rows and stages them in its own SQLite file.  The parent then publishes:
 first the database (one transaction, skipped when the date is loaded), then
 the TSV (atomically, skipped when it exists) — the TSV is the manager's
 "done" marker, so it is written last.  Staging files are removed whatever
-happens.  A failed snapshot aborts the run before anything is published.
+happens, including a stop by SIGTERM or Ctrl-C.  A failed snapshot aborts
+the run before anything is published.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import multiprocessing
-import os
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -21,15 +20,15 @@ from db.connection import connect
 from db.schema import ensure_schema
 from db.usage import load_usage, usage_loaded
 from utils.common.config import Config, QuotaConfig, VolumeConfig
-from utils.common.errors import UsageError
-from utils.common.errors import LurgeError
+from utils.common.errors import LurgeError, UsageError
+from utils.common.text import plural
+from utils.common.workers import worker_pool
 from utils.directory.ldap import DirectorySnapshot, load_directory
-from utils.common.logs import setup_logging
 from utils.snapshots.discovery import Snapshot, open_snapshot
 from utils.snapshots.reader import ReadStats
 from utils.report.rows import UsageRow, build_rows
-from utils.report.tsv import tsv_path, write_report
-from utils.report.staging import read_rows, remove_staging, staging_path, write_rows
+from utils.report.tsv import tsv_path, tsv_written, write_report
+from utils.report.staging import prepare_staging, read_rows, remove_staging, staging_path, write_rows
 from utils.report.usage import aggregate_usage
 
 log = logging.getLogger(__name__)
@@ -89,14 +88,15 @@ def run_report(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
     with connect(config.database.url, timeout=config.database.timeout) as db:
         ensure_schema(db)
         loaded = usage_loaded(db, date)
-        if loaded and os.path.exists(tsv) and not force:
+        if loaded and tsv_written(tsv) and not force:
             log.info("report for %s: database rows and %s already exist; nothing to do", date, tsv)
             return ReportOutcome(date, 0, "skipped", "skipped", tsv)
-        removed = remove_staging(report_dir)
+        directory = load_directory(config.ldap)
+        removed = prepare_staging(report_dir)
         if removed:
             log.warning("removed %d staging files left by an earlier run", len(removed))
         try:
-            rows = _stage_all(config, date, snapshot_paths, load_directory(config.ldap))
+            rows = _stage_all(config, date, snapshot_paths, directory)
             database = _publish_database(db, date, rows, loaded, force)
             tsv_action = _publish_tsv(tsv, rows, force)
         finally:
@@ -114,9 +114,9 @@ def _stage_all(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
         for number, path in sorted(snapshot_paths.items())
     ]
     workers = min(config.paths.workers, len(tasks))
-    log.info("report for %s: %d volumes on %d workers", date, len(tasks), workers)
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=setup_logging) as pool:
+    log.info("report for %s: %s on %s", date, plural(len(tasks), "volume"),
+             plural(workers, "worker"))
+    with worker_pool(workers) as pool:
         staged = pool.map(stage_volume, tasks, chunksize=1)
     rows: list[UsageRow] = []
     for result in staged:
@@ -137,7 +137,7 @@ def _publish_database(db, date: dt.date, rows: list[UsageRow], loaded: bool, for
 
 
 def _publish_tsv(path: str, rows: list[UsageRow], force: bool) -> str:
-    exists = os.path.exists(path)
+    exists = tsv_written(path)
     if exists and not force:
         log.info("tsv: %s exists; skipped", path)
         return "skipped"
