@@ -60,9 +60,16 @@ def prepare(run: str, lines: int, today: dt.date) -> str:
     mpistat = os.path.join(run, "mpistat")
     os.makedirs(mpistat, exist_ok=True)
     snapshot_time = time.time()
+    missing = [number for number in VOLUMES
+               if not os.path.exists(os.path.join(mpistat, snapshot_filename(today, number)))]
+    if missing:
+        print(f"demo: generating {len(missing)} snapshot{'s' if len(missing) > 1 else ''} "
+              f"of {lines:,} lines in {mpistat}")
+    else:
+        print(f"demo: today's {len(VOLUMES)} snapshots are already in {mpistat}")
     for index, number in enumerate(VOLUMES):
         path = os.path.join(mpistat, snapshot_filename(today, number))
-        if not os.path.exists(path):
+        if number in missing:
             options = SyntheticOptions(seed=index, lines=lines, snapshot_time=int(snapshot_time))
             write_snapshot(path, synthetic_lines(f"/lustre/scratch{number}", options),
                            mtime=snapshot_time)
@@ -81,7 +88,6 @@ def main() -> int:
     args = parser.parse_args()
     run = os.path.abspath(args.dir)
     today = dt.date.today()
-    print(f"demo: generating {len(VOLUMES)} snapshots of {args.lines:,} lines in {run}/mpistat")
     config = prepare(run, args.lines, today)
     command = [sys.executable, os.path.join(REPO, "manager.py"), "both", "--config", config]
     print("demo: running", " ".join(command))
