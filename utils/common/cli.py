@@ -41,7 +41,8 @@ exit status:
   0    done, or nothing to do
   1    failed (one line on stderr says why)
   2    bad usage or configuration
-  130  stopped by Ctrl-C; 143 stopped by SIGTERM (bkill): nothing half-done is published
+  130  stopped by Ctrl-C (SIGINT)
+  143  stopped by SIGTERM (what LSF's bkill sends); a stopped run publishes nothing half-done
 
 Configuration: --config F, else $LURGE_CONFIG, else ./lurge.toml (see lurge.example.toml
 and docs/configuration.md).  What to do after a failure: docs/recovery.md."""
@@ -98,13 +99,18 @@ def _stop(signum: int, frame: object) -> None:
 
 @contextlib.contextmanager
 def stop_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM raise :class:`Stopped` in the main thread for the block."""
+    """SIGINT and SIGTERM raise :class:`Stopped` in the main thread for the block.
+
+    After a stop, both stay ignored: ``bkill`` sends SIGINT, then SIGTERM a
+    moment later, and the second must not cut the clean-up or the exit short.
+    """
     previous = {signum: signal.signal(signum, _stop) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            if signal.getsignal(signum) is _stop:
+                signal.signal(signum, handler)
 
 
 def run_script(parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], int],

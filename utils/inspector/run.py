@@ -17,7 +17,7 @@ from db.schema import ensure_schema
 from utils.common.config import Config, VolumeConfig, volume_for_path
 from utils.common.errors import UsageError
 from utils.common.text import plural
-from utils.common.workers import worker_pool
+from utils.common.workers import map_in_workers
 from utils.inspector.aggregate import DirectoryRecord, InspectionPlan, inspect_snapshot
 from utils.directory.ldap import DirectorySnapshot, load_directory
 from utils.snapshots.discovery import Snapshot, open_snapshot
@@ -54,8 +54,7 @@ def run_tasks(tasks: Sequence[InspectTask], workers: int) -> dict[str, list[Dire
         return {}
     if len(tasks) == 1:
         return {tasks[0].volume.name: inspect_volume(tasks[0])}
-    with worker_pool(min(workers, len(tasks))) as pool:
-        results = pool.map(inspect_volume, tasks, chunksize=1)
+    results = map_in_workers(inspect_volume, tasks, min(workers, len(tasks)))
     return {task.volume.name: records for task, records in zip(tasks, results)}
 
 

@@ -22,7 +22,7 @@ from db.usage import load_usage, usage_loaded
 from utils.common.config import Config, QuotaConfig, VolumeConfig
 from utils.common.errors import LurgeError, UsageError
 from utils.common.text import plural
-from utils.common.workers import worker_pool
+from utils.common.workers import map_in_workers
 from utils.directory.ldap import DirectorySnapshot, load_directory
 from utils.snapshots.discovery import Snapshot, open_snapshot
 from utils.snapshots.reader import ReadStats
@@ -116,8 +116,7 @@ def _stage_all(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
     workers = min(config.paths.workers, len(tasks))
     log.info("report for %s: %s on %s", date, plural(len(tasks), "volume"),
              plural(workers, "worker"))
-    with worker_pool(workers) as pool:
-        staged = pool.map(stage_volume, tasks, chunksize=1)
+    staged = map_in_workers(stage_volume, tasks, workers)
     rows: list[UsageRow] = []
     for result in staged:
         log.info("volume %d: %d lines, %d malformed, %d rows staged", result.volume,
