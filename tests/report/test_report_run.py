@@ -326,7 +326,8 @@ def test_the_date_and_volume_come_from_the_configured_pattern(tmp_path: Path, db
     write_snapshot(str(snapshot), known_snapshot_118(), mtime=T)
     link = tmp_path / "latest.gz"  # a link's target names the file
     link.symlink_to(snapshot)
-    run_script("report.py", "--config", str(config), "20231114", str(link), check=0)
+    result = run_script("report.py", "--config", str(config), "20231114", str(link), check=0)
+    assert "report for 2023-11-14: 1 volume on 1 worker\n" in result.stderr
     assert [row[2] for row in usage_rows(db_url)] == [
         "77777", "alpha", "ghosts", "ops", "orphans", "hgi", "mueller-lab"]
     wrong = run_script("report.py", "--config", str(config), "20231114",

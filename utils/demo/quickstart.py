@@ -59,6 +59,7 @@ def prepare(run: str, lines: int, today: dt.date) -> str:
     """Write today's snapshots (if missing) and the demo config; return the config path."""
     mpistat = os.path.join(run, "mpistat")
     os.makedirs(mpistat, exist_ok=True)
+    os.makedirs(os.path.join(run, "reports"), exist_ok=True)  # lurge never creates report_dir
     snapshot_time = time.time()
     missing = [number for number in VOLUMES
                if not os.path.exists(os.path.join(mpistat, snapshot_filename(today, number)))]

@@ -19,6 +19,7 @@ from typing import Mapping
 from db.connection import connect
 from db.schema import ensure_schema
 from db.usage import load_usage, usage_loaded
+from utils.common.atomic import remove_stale_temporaries
 from utils.common.config import Config, QuotaConfig, VolumeConfig
 from utils.common.errors import LurgeError, UsageError
 from utils.common.text import plural
@@ -27,7 +28,7 @@ from utils.directory.ldap import DirectorySnapshot, load_directory
 from utils.snapshots.discovery import Snapshot, open_snapshot
 from utils.snapshots.reader import ReadStats
 from utils.report.rows import UsageRow, build_rows
-from utils.report.tsv import tsv_path, tsv_written, write_report
+from utils.report.tsv import tsv_dir, tsv_path, tsv_written, write_report
 from utils.report.staging import prepare_staging, read_rows, remove_staging, staging_path, write_rows
 from utils.report.usage import aggregate_usage
 
@@ -95,6 +96,8 @@ def run_report(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
         removed = prepare_staging(report_dir)
         if removed:
             log.warning("removed %d staging files left by an earlier run", len(removed))
+        for name in remove_stale_temporaries(tsv_dir(report_dir)):
+            log.warning("removed %s, a temporary report file left by an earlier run", name)
         try:
             rows = _stage_all(config, date, snapshot_paths, directory)
             database = _publish_database(db, date, rows, loaded, force)
