@@ -351,3 +351,34 @@ def test_verbose_reaches_the_workers(tmp_path: Path) -> None:
               if " utils.report.run[" in line}
     workers = {line.split("[")[1].split("]")[0] for line in debug}
     assert len(workers) == 2 and not workers & parent
+
+
+# ------------------------------------------------------------------ staging files
+
+def test_staging_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    from utils.report.rows import UsageRow
+    from utils.report.staging import prepare_staging, read_rows, staging_path, write_rows
+    row = UsageRow("scratch118", None, "hgi", 1, None, 1.0, None, True, None)
+    previous = os.umask(0)
+    try:
+        assert prepare_staging(str(tmp_path)) == []
+        path = staging_path(str(tmp_path), "report", "20231114", 118)
+        write_rows(path, [row])
+    finally:
+        os.umask(previous)
+    assert os.stat(tmp_path / ".lurge-staging").st_mode & 0o777 == 0o700
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert read_rows(path) == [row]
+    assert prepare_staging(str(tmp_path)) == [os.path.basename(path)]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes whatever the folder's mode")
+def test_an_unwritable_report_folder_is_one_clear_line(known_setup, tmp_path: Path) -> None:
+    config, files, _, reports = known_setup
+    reports.chmod(0o555)
+    try:
+        result = run_script("report.py", "--config", str(config), "2023-11-14", *files, check=1)
+    finally:
+        reports.chmod(0o755)
+    assert result.stderr == (f"report.py: failed: cannot write in the report folder {reports} "
+                             "([paths] report_dir): permission denied or a read-only file system\n")
