@@ -26,11 +26,11 @@ from utils.demo.synthetic import format_line, write_snapshot
 
 DATE = dt.date(2023, 11, 14)
 T = 1_700_000_000
-VOLUMES = (118, 119, 121, 122, 123, 124)
-# 80 unknown gids per volume: each staging file is 8 KiB, the whole TSV about 20 KB.
+VOLUMES = (118, 119, 121, 122)
+# 150 unknown gids per volume: each staging file is 16 KiB, the whole TSV about 27 KB.
 ENTRIES = tuple(Entry(volume, 60_000 + index, size=volume * 1000 + index, age_days=index % 9)
-                for volume in VOLUMES for index in range(80))
-TSV_LIMIT = 12 * 1024
+                for volume in VOLUMES for index in range(150))
+TSV_LIMIT = 20 * 1024
 
 
 def file_size_limit(limit: int) -> Callable[[], None]:
