@@ -1,4 +1,4 @@
-"""Typed, validated configuration (every key: docs/configuration.md).
+"""Typed, validated configuration (docs/configuration.md lists every key).
 
 The TOML file is read with :mod:`tomllib`.  Every section maps onto a frozen
 dataclass; the dataclass fields *are* the schema: a key that is not a field is
@@ -126,7 +126,7 @@ class VolumeConfig:
 
 @dataclass(frozen=True)
 class InspectorConfig:
-    """Project inspector settings (docs/outputs.md, "Project inspector")."""
+    """Project inspector settings."""
 
     depth: int = 2
     aliases: Mapping[str, str] = field(default_factory=dict)
@@ -135,7 +135,7 @@ class InspectorConfig:
 
 @dataclass(frozen=True)
 class SplitterConfig:
-    """Group splitter settings, including the index.txt constants (docs/outputs.md)."""
+    """Group splitter settings, including the index.txt constants."""
 
     volumes: tuple[int, ...] | None = None  # None: every configured volume
     output_dir: str = ""  # "": <report_dir>/groups
