@@ -10,7 +10,6 @@ import dataclasses
 import re
 import tomllib
 import typing
-from pathlib import Path
 
 import pytest
 

@@ -136,8 +136,8 @@ def test_an_interrupted_both_is_finished_by_the_next_run(tmp_path: Path) -> None
         dry = run_script("manager.py", mode, "--dry-run", "--config", str(config), check=0)
         assert dry.stdout.endswith(f"nothing to do: every stage of {mode!r} is done for {TODAY}\n")
         assert "would" not in dry.stdout
-        real = run_script("manager.py", mode, "--config", str(config), check=0)
-        assert "nothing newer to do" in real.stderr
+    real = run_script("manager.py", "both", "--config", str(config), check=0)
+    assert "nothing newer to do" in real.stderr and "inspecting" not in real.stderr
 
 
 def test_dry_run_says_what_a_real_run_then_does(tmp_path: Path) -> None:
