@@ -153,3 +153,27 @@ def test_no_configuration_says_where_it_looked(tmp_path: Path, script: str) -> N
     assert from_env.stderr == (
         f"{script}: error: configuration file {tmp_path}/x.toml (from $LURGE_CONFIG) does not "
         f"exist; start from {REPO}/lurge.example.toml (see docs/configuration.md)\n")
+
+
+def test_a_clean_up_that_hangs_after_a_stop_ends_anyway() -> None:
+    """The grace period after SIGTERM: a clean-up that never finishes does not keep the job."""
+    program = "\n".join([
+        "import os, signal, sys, threading",
+        "import utils.common.cli as cli",
+        "cli.STOP_GRACE_SECONDS = 1",
+        "parser = cli.make_parser('tool.py', 'A tool.', 'example:')",
+        "def body(args):",
+        "    try:",
+        "        os.kill(os.getpid(), signal.SIGTERM)",
+        "        threading.Event().wait(60)",
+        "    finally:",
+        "        threading.Event().wait(60)  # a clean-up that hangs",
+        "sys.argv[0] = 'tool.py'",
+        "sys.exit(cli.run_script(parser, body, []))",
+    ])
+    result = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 143
+    assert result.stderr == ("tool.py: stopped by SIGTERM; the clean-up took longer than 1 s, so "
+                             "it ends now (the next run removes what is left, see "
+                             "docs/recovery.md)\n")

@@ -124,7 +124,7 @@ def test_stopped_manager_publishes_nothing_and_the_next_run_finishes(tmp_path: P
         wait_for(lambda: any(call[3] == SLOW_GROUP for call in fake_lfs.calls()), 30,
                  "the slow lfs call", first)
         stop(first, how)
-        status, out, err = finish_process(first, timeout=60)
+        status, out, err = finish_process(first, timeout=120)
     finally:
         for pid in fake_lfs.pids():  # the sleeping lfs (its own session) ends by itself later
             with contextlib.suppress(ProcessLookupError):
@@ -175,7 +175,7 @@ def test_stopped_splitter_removes_its_build_folder_and_keeps_the_set(tmp_path: P
     builds = lambda: [p for p in out.parent.glob("groups.new-*") if any(p.iterdir())]  # noqa: E731
     wait_for(builds, 60, "the split to write its first files", splitter)
     stop(splitter, how)
-    status, stdout, err = finish_process(splitter, timeout=60)
+    status, stdout, err = finish_process(splitter, timeout=120)
 
     name, expected_status = STOPS[how]
     assert status == expected_status, err

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import logging
 import os
 import re
@@ -33,6 +34,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_GRACE_SECONDS = 30  # clean-up time allowed after a stop signal
 # Set by the cron wrappers: parse the arguments, then exit 0 without running anything.
 CHECK_ARGUMENTS_ENV = "LURGE_CHECK_ARGUMENTS"
 
@@ -91,10 +93,26 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _stop(signum: int, frame: object) -> None:
-    """Turn the first stop signal into :class:`Stopped`; later ones are ignored during cleanup."""
+    """Turn the first stop signal into :class:`Stopped`; later ones are ignored during cleanup.
+
+    The clean-up gets :data:`STOP_GRACE_SECONDS`; should it hang (an
+    exception raised at an unlucky moment can leave a lock taken), the
+    process ends anyway and the next run removes what is left.
+    """
     for other in STOP_SIGNALS:
         signal.signal(other, signal.SIG_IGN)
+    signal.signal(signal.SIGALRM, functools.partial(_give_up, signum))
+    signal.alarm(STOP_GRACE_SECONDS)
     raise Stopped(signum)
+
+
+def _give_up(signum: int, alarm: int, frame: object) -> None:
+    """The clean-up after a stop did not finish in time: end the process now."""
+    name = signal.Signals(signum).name
+    os.write(2, (f"{os.path.basename(sys.argv[0])}: stopped by {name}; the clean-up took longer "
+                 f"than {STOP_GRACE_SECONDS} s, so it ends now (the next run removes what is "
+                 "left, see docs/recovery.md)\n").encode())
+    os._exit(128 + signum)
 
 
 @contextlib.contextmanager
@@ -125,6 +143,7 @@ def run_script(parser: argparse.ArgumentParser, body: Callable[[argparse.Namespa
         with stop_signals():
             return body(args)
     except Stopped as exc:
+        signal.alarm(0)  # the clean-up finished
         return _stopped(prog, exc.signal_name, exc.signum)
     except KeyboardInterrupt:
         return _stopped(prog, "SIGINT", signal.SIGINT)
