@@ -1,9 +1,9 @@
 """Worker processes for the per-volume passes: they log like the parent and leave stopping to it.
 
 Stopping (SIGTERM from ``bkill``, Ctrl-C) is the parent's decision: workers
-ignore Ctrl-C, and leaving :func:`map_in_workers` — normally or by an
-exception — terminates the pool, so no worker is left behind and no
-semaphore leaks.  A worker that receives SIGTERM itself (``bkill`` signals
+ignore Ctrl-C, and a stop terminates the pool, so no worker is left behind
+and no semaphore leaks.  Otherwise (every task done, or one failed) the
+workers are simply told to leave and waited for.  A worker that receives SIGTERM itself (``bkill`` signals
 every process of the job) ends at once when it is busy with a task; an idle
 one first unwinds, which releases the pool's queue lock it holds while it
 waits for a task (killed outright, it would keep that lock forever and the
@@ -33,8 +33,15 @@ def map_in_workers(func: Callable[[T], R], items: Sequence[T], processes: int) -
     """
     verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
     context = multiprocessing.get_context("spawn")
-    with context.Pool(processes, initializer=start_worker, initargs=(verbose,)) as pool:
+    pool = context.Pool(processes, initializer=start_worker, initargs=(verbose,))
+    try:
         return pool.map(_Task(func), items, chunksize=1)
+    except KeyboardInterrupt:  # a stop: abandon the tasks in progress
+        pool.terminate()
+        raise
+    finally:  # every task has ended: the idle workers leave when told, no signal needed
+        pool.close()
+        pool.join()
 
 
 class _Task:
