@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # cron.sh — submit the nightly usage report and project inspection to LSF:
 #
-#     <python> <repo>/manager.py both [--config "$LURGE_CONFIG"]
+#     <python> <repo>/manager.py both [--config "$LURGE_CONFIG"] [ARGUMENT...]
 #
-# as job "lurge-report" (bsub), or run it here with LURGE_LOCAL=1.  Exits with
-# bsub's status (the job's own status when local); 1 when bsub is not available.
+# as job "lurge-report" (bsub), or run it here with LURGE_LOCAL=1.
+#
+#     cron.sh [--help] [--] [ARGUMENT...]
+#
+# --help prints the variables below with their defaults and submits nothing.
+# ARGUMENTs (e.g. --date 20240105, --force, -v) go to manager.py unchanged; they
+# are checked with manager.py's own parser before anything is submitted.
+# Exits with bsub's status (the job's own status when local); 1 when bsub is
+# not available; 2 for bad arguments or settings.
 #
 # Environment (all optional):
 #   LURGE_LSF_PROFILE  LSF profile sourced first when it exists (default /usr/local/lsf/conf/profile.lsf)
@@ -21,7 +28,7 @@
 #   LURGE_CONFIG       configuration file, passed on as --config (default: none given; the
 #                      job then reads ./lurge.toml in its working directory)
 #
-# Example crontab line:
+# Example crontab line (more in docs/production.md):
 #   15 6 * * * /software/hgi/lurge/cron.sh >>/var/log/lurge-cron.log 2>&1
 
 set -euo pipefail
@@ -31,4 +38,4 @@ if [[ $lurge_here == "${BASH_SOURCE[0]}" ]]; then lurge_here=.; fi
 # shellcheck source=utils/common/lsf.sh
 source "$lurge_here/utils/common/lsf.sh"
 
-lurge_submit lurge-report 16000 5 manager.py both
+lurge_main lurge-report 16000 5 manager.py both -- "$@"

@@ -1,63 +1,105 @@
 #!/usr/bin/env python3
-"""Usage report for one date from the given snapshot files (SPEC §2, §8).
+"""Usage report for one date from the given snapshot files, one per configured volume.
 
-    python report.py [--config F] [--force] YYYY-MM-DD FILE...
+    python report.py [--config F] [--force] [--partial] DATE FILE...
 
-Each FILE is ``<YYYYMMDD>_<vol>.dat.gz`` (or a symlink to one) of a
-configured volume.  Loads the database rows for the date and writes
-``report-<YYYYMMDD>.tsv``; each is skipped when already present unless
-``--force``.  Takes the report directory's run lock.
+DATE is the snapshot date (YYYY-MM-DD or YYYYMMDD); each FILE's name (or the
+name of the file it links to) must match ``[paths] snapshot_pattern`` for
+that date and a configured volume.  Loads the database rows for DATE and
+writes ``report-<YYYYMMDD>.tsv``; each is skipped when already present
+unless ``--force``.  Takes the report folder's run lock.  What every column
+means: docs/outputs.md.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import os
 import sys
 
-from utils.common.cli import EXIT_OK, add_common_arguments, run_script
-from utils.common.config import load_config
-from utils.common.errors import UsageError
-from utils.common.locking import run_lock
-from utils.snapshots.discovery import parse_snapshot_filename
-from utils.report.run import run_report
+from utils.common.pyversion import require_python
 
+require_python("report.py")
 
-def parse_date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date in YYYY-MM-DD form: {text!r}") from None
+import argparse  # noqa: E402
+import datetime as dt  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+
+from utils.common.cli import (EXIT_OK, add_common_arguments, make_parser, parse_date,  # noqa: E402
+                              run_script)
+from utils.common.config import Config, load_config  # noqa: E402
+from utils.common.errors import UsageError  # noqa: E402
+from utils.common.folders import report_dir  # noqa: E402
+from utils.common.locking import run_lock  # noqa: E402
+from utils.report.run import run_report  # noqa: E402
+from utils.snapshots.discovery import SnapshotPattern, unusable_reason  # noqa: E402
+
+log = logging.getLogger("lurge.report")
+
+EPILOG = """\
+example:
+  python report.py --config /etc/lurge.toml 2024-01-05 \\
+      /data/mpistat/20240105_118.dat.gz /data/mpistat/20240105_119.dat.gz
+
+outputs:
+  database  lustre_usage rows for DATE, in one transaction (skipped when already loaded)
+  TSV       <report_dir>/report-output-files/report-<YYYYMMDD>.tsv, written last and atomically
+  staging   <report_dir>/.lurge-staging/, private working files removed when the run ends
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="report.py", description=__doc__.splitlines()[0])
+    parser = make_parser("report.py", __doc__.splitlines()[0], EPILOG)
     add_common_arguments(parser)
     parser.add_argument("--force", action="store_true",
                         help="replace the date's database rows and rewrite its TSV")
-    parser.add_argument("date", type=parse_date, help="record date, YYYY-MM-DD")
+    parser.add_argument("--partial", action="store_true",
+                        help="report only the volumes given, when some configured volume has no "
+                             "file; the date then counts as reported (docs/recovery.md)")
+    parser.add_argument("date", type=parse_date, metavar="DATE",
+                        help="the snapshot date, YYYY-MM-DD or YYYYMMDD")
     parser.add_argument("files", nargs="+", metavar="FILE", help="snapshot files, one per volume")
     return parser
 
 
-def snapshot_volumes(files: list[str]) -> dict[int, str]:
-    """volume number -> file, from the (resolved) file names."""
+def snapshot_volumes(config: Config, date: dt.date, files: list[str], *,
+                     partial: bool = False) -> dict[int, str]:
+    """volume number -> file, from the file names; every refusal is a :class:`UsageError`."""
+    pattern = SnapshotPattern(config.paths.snapshot_pattern)
+    configured = [volume.number for volume in config.volumes]
     volumes: dict[int, str] = {}
     for path in files:
-        parsed = parse_snapshot_filename(os.path.basename(os.path.realpath(path)))
+        reason = unusable_reason(path)
+        if reason is not None:
+            raise UsageError(f"{reason}; every FILE must be a snapshot file")
+        parsed = (pattern.parse(os.path.basename(os.path.realpath(path)))
+                  or pattern.parse(os.path.basename(path)))
         if parsed is None:
-            raise UsageError(f"{path}: not a snapshot file name (YYYYMMDD_<volume>.dat.gz)")
-        if parsed[1] in volumes:
-            raise UsageError(f"{path}: volume {parsed[1]} given twice")
-        volumes[parsed[1]] = path
+            raise UsageError(f"{path}: not a snapshot file name ([paths] snapshot_pattern is "
+                             f"{pattern.text!r})")
+        named_date, volume = parsed
+        if named_date != date:
+            raise UsageError(f"{path}: its name is of {named_date:%Y-%m-%d}, not {date:%Y-%m-%d}; "
+                             "a report holds one date's snapshots only")
+        if volume not in configured:
+            raise UsageError(f"{path}: volume {volume} is not configured in {config.source}")
+        if volume in volumes:
+            raise UsageError(f"{path}: volume {volume} given twice (also {volumes[volume]})")
+        volumes[volume] = path
+    missing = [str(volume) for volume in configured if volume not in volumes]
+    if missing and not partial:
+        raise UsageError(f"no file given for volume(s) {', '.join(missing)} of {date:%Y-%m-%d}: "
+                         "a date's report covers every configured volume; give them all, or "
+                         "--partial to report only these (see docs/recovery.md)")
+    if missing:
+        log.warning("--partial: reporting %s without volume(s) %s; the date counts as reported",
+                    date, ", ".join(missing))
     return volumes
 
 
 def main(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    volumes = snapshot_volumes(args.files)
-    with run_lock(config.paths.report_dir):
+    volumes = snapshot_volumes(config, args.date, args.files, partial=args.partial)
+    with run_lock(report_dir(config)):
         run_report(config, args.date, volumes, force=args.force)
     return EXIT_OK
 

@@ -1,4 +1,4 @@
-"""cron.sh and group_splitter_cron.sh (SPEC §8) with the fake ``bsub``, without it, and locally.
+"""cron.sh and group_splitter_cron.sh with the fake ``bsub``, without it, and locally.
 
 The scripts and utils/common/lsf.sh are copied into a scratch repository under
 tmp_path, so the repository-relative defaults (``.venv``, ``logs/``) are
@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,9 +59,10 @@ def clean_env(path: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def run(repo: Path, cron: CronJob, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([BASH, str(repo / cron.script)], env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT, cwd=repo.parent)
+def run(repo: Path, cron: CronJob, env: dict[str, str],
+        *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BASH, str(repo / cron.script), *args], env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT, cwd=repo.parent)
 
 
 def path_with_fakes() -> str:
@@ -250,3 +252,108 @@ def test_local_needs_no_bsub(repo: Path, tmp_path: Path, python_stub: tuple[Path
 def test_scripts_are_executable() -> None:
     for name in (REPORT.script, SPLITTER.script):
         assert os.access(REPO / name, os.X_OK), name
+
+
+# --------------------------------------------------------------------------- --help and arguments
+
+
+@JOBS
+def test_help_lists_the_variables_and_submits_nothing(repo: Path, fake_bsub: FakeBsub,
+                                                      cron: CronJob) -> None:
+    for option in ("--help", "-h"):
+        finished = run(repo, cron, clean_env(path_with_fakes(), LURGE_QUEUE="long"), option)
+
+        assert finished.returncode == 0, finished.stderr
+        text = finished.stdout
+        assert text.startswith(f"usage: {cron.script} [--help] [--] [ARGUMENT...]\n")
+        assert f'as job "{cron.job}"' in text
+        for name, default in (("LURGE_QUEUE", "normal"), ("LURGE_LSF_GROUP", "hgi"),
+                              ("LURGE_CORES", cron.cores), ("LURGE_MEMORY_MB", cron.memory),
+                              ("LURGE_LOCAL", "unset"), ("LURGE_CONFIG", "unset"),
+                              ("LURGE_PYTHON", "python3"), ("LURGE_LOG_DIR", "logs"),
+                              ("LURGE_LSF_PROFILE", "profile.lsf")):
+            assert f"  {name} " in text and "default: " in text
+            block = text[text.index(f"  {name} "):]
+            assert default in block.split("\n")[1], (name, block)
+        assert "[now: long]" in text  # the value set in the environment is shown too
+    assert fake_bsub.calls() == []
+    assert not (repo / "logs").exists()
+
+
+@pytest.fixture
+def runnable_repo(repo: Path) -> Path:
+    """The scratch repository with the real scripts (links), so arguments can be checked."""
+    for cron in (REPORT, SPLITTER):
+        (repo / cron.command[0]).symlink_to(REPO / cron.command[0])
+    return repo
+
+
+@pytest.mark.parametrize("cron, extra", [(REPORT, ("--date", "20240105", "-v")),
+                                         (SPLITTER, ("--no-upload", "--date", "2024-01-05")),
+                                         (SPLITTER, ("--", "--id"))],
+                         ids=["report", "splitter", "after --"])
+def test_further_arguments_pass_through_to_the_script(runnable_repo: Path, tmp_path: Path,
+                                                      fake_bsub: FakeBsub, cron: CronJob,
+                                                      extra: tuple[str, ...]) -> None:
+    config = tmp_path / "lurge.toml"
+    env = clean_env(path_with_fakes(), LURGE_PYTHON=sys.executable, LURGE_CONFIG=str(config))
+    today = dt.date.today()
+
+    finished = run(runnable_repo, cron, env, *extra)
+
+    assert finished.returncode == 0, finished.stderr
+    passed = tuple(arg for arg in extra if arg != "--")
+    assert_submitted(fake_bsub, lambda stamp: submission(
+        cron, log_dir=runnable_repo / "logs", python=sys.executable, repo=runnable_repo,
+        stamp=stamp, extra=("--config", str(config), *passed)), today)
+
+
+@JOBS
+def test_unknown_options_are_refused_before_submitting(runnable_repo: Path, fake_bsub: FakeBsub,
+                                                       cron: CronJob) -> None:
+    env = clean_env(path_with_fakes(), LURGE_PYTHON=sys.executable)
+
+    finished = run(runnable_repo, cron, env, "--no-such-option")
+
+    assert finished.returncode == 2
+    assert "error: unrecognized arguments: --no-such-option" in finished.stderr
+    assert finished.stderr.endswith(f"lurge: nothing submitted: {cron.command[0]} does not accept "
+                                    "these arguments (see above)\n")
+    assert fake_bsub.calls() == []
+    bad_date = run(runnable_repo, cron, env, "--date", "20241305")
+    assert bad_date.returncode == 2
+    assert "invalid date '20241305': month must be in 1..12" in bad_date.stderr
+    assert fake_bsub.calls() == []
+
+
+def test_local_arguments_reach_the_job(repo: Path, tmp_path: Path,
+                                       python_stub: tuple[Path, Path]) -> None:
+    stub, record = python_stub
+    env = clean_env(path_without_bsub(tmp_path), LURGE_LOCAL="1", LURGE_PYTHON=str(stub))
+
+    finished = run(repo, REPORT, env, "--date", "20240105", "--force")
+
+    assert finished.returncode == 7
+    assert record.read_text().splitlines() == [str(repo / "manager.py"), "both", "--date",
+                                               "20240105", "--force"]
+
+
+def test_local_split_without_a_bucket_runs_with_no_upload(tmp_path: Path) -> None:
+    """The real splitter, run here by the wrapper, with [s3] bucket empty (its default)."""
+    from tests.faults.common import ENTRIES, make_config, write_snapshots
+    out = tmp_path / "groups"
+    config = make_config(tmp_path, f"sqlite:///{tmp_path}/lurge.db",
+                         splitter={"output_dir": str(out)})
+    write_snapshots(tmp_path / "mpistat", ENTRIES, dt.date.today(), int(time.time()) - 60)
+    env = clean_env(os.environ["PATH"], LURGE_LOCAL="1", LURGE_PYTHON=sys.executable,
+                    LURGE_CONFIG=str(config))
+
+    without = subprocess.run([BASH, str(REPO / SPLITTER.script)], env=env, capture_output=True,
+                             text=True, timeout=120, cwd=tmp_path)
+    assert without.returncode == 2
+    assert "[s3] bucket is empty; set it, or pass --no-upload" in without.stderr
+
+    finished = subprocess.run([BASH, str(REPO / SPLITTER.script), "--no-upload"], env=env,
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    assert {"hgi.dat.gz", "index.txt", "groupfile", "passwdfile"} <= {p.name for p in out.iterdir()}

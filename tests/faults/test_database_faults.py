@@ -148,7 +148,7 @@ COMMANDS = {  # name -> (script and arguments after --config, runs under the rep
     "report.py": (["report.py"], True),
     "manager.py report": (["manager.py", "report"], True),
     "manager.py inspector": (["manager.py", "inspector"], True),
-    "project_inspector.py --tosql": (["project_inspector.py", "--tosql"], False),
+    "project_inspector.py --tosql": (["project_inspector.py", "--tosql"], True),
 }
 
 

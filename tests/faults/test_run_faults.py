@@ -1,7 +1,8 @@
-"""Run faults: two managers at once, and a manager killed with SIGKILL in the middle of a run.
+"""Run faults: two managers at once, a manager killed with SIGKILL in the middle of a run, and
+runs stopped by SIGTERM (what LSF's bkill sends) or Ctrl-C.
 
-The first manager is kept busy by the fake lfs sleeping for one group of
-volume 119, while volume 118's worker has already staged its rows.
+A manager is kept busy by the fake lfs sleeping for one group of volume 119,
+while volume 118's worker has already staged its rows.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Iterator
 
-from tests.faults.common import (Entry, expected_db_rows, expected_tsv, kill_group, listing,
-                                 make_config, run, start, tsv_path, usage_rows, wait_for,
+import pytest
+
+from tests.faults.common import (Entry, expected_db_rows, expected_tsv, finish_process, kill_group,
+                                 listing, make_config, run, start, tsv_path, usage_rows, wait_for,
                                  write_snapshots)
+from utils.demo.synthetic import format_line, write_snapshot
 
 ENTRIES = (Entry(118, 1001, 5000, 1), Entry(118, 2001, 7000, 2),
            Entry(119, 1002, 9000, 3), Entry(119, 1003, 11000, 4))
@@ -69,3 +74,113 @@ def test_second_manager_is_refused_and_a_killed_run_is_cleaned_up(tmp_path: Path
                                   for row in expected_db_rows(ENTRIES, date)]
     for volume, path in files.items():
         assert os.readlink(reports / f"latest-{volume}.dat.gz") == str(path)
+
+
+# ------------------------------------------------------------------ stop signals
+
+def process_group_gone(pgid: int) -> bool:
+    """Whether no process (worker, resource tracker…) is left in the group."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def stop(process, how: str) -> None:
+    """``bkill``-like: SIGINT then SIGTERM to every process of the job, or SIGTERM alone."""
+    if how == "SIGTERM to the script":
+        os.kill(process.pid, signal.SIGTERM)
+    elif how == "SIGTERM to every process":
+        os.killpg(process.pid, signal.SIGTERM)
+    else:  # bkill: SIGINT, then SIGTERM a moment later, to the whole job
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(0.3)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+
+
+STOPS = {"SIGTERM to the script": ("SIGTERM", 143), "SIGTERM to every process": ("SIGTERM", 143),
+         "bkill": ("SIGINT", 130)}
+
+
+@pytest.mark.parametrize("how", STOPS)
+def test_stopped_manager_publishes_nothing_and_the_next_run_finishes(tmp_path: Path, fake_lfs,
+                                                                     how: str) -> None:
+    db_url = f"sqlite:///{tmp_path}/lurge.db"
+    config = make_config(tmp_path, db_url, quota={"lfs": fake_lfs.command, "timeout": 60})
+    fake_lfs.default(used=1, soft=0, hard=2)
+    fake_lfs.set(SLOW_GROUP, sleep=30, used=1, soft=0, hard=2)
+    snapshot_time = int(time.time()) - 60
+    date = dt.date.fromtimestamp(snapshot_time)
+    write_snapshots(tmp_path / "mpistat", ENTRIES, date, snapshot_time)
+    reports = tmp_path / "reports"
+    staging = reports / ".lurge-staging"
+
+    first = start("manager.py", "report", "--config", str(config))
+    try:
+        wait_for(lambda: list(staging.glob(f"report-{date:%Y%m%d}-118-*.sqlite")), 60,
+                 "volume 118 to be staged", first)
+        wait_for(lambda: any(call[3] == SLOW_GROUP for call in fake_lfs.calls()), 30,
+                 "the slow lfs call", first)
+        stop(first, how)
+        status, out, err = finish_process(first, timeout=120)
+    finally:
+        for pid in fake_lfs.pids():  # the sleeping lfs (its own session) ends by itself later
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    name, expected_status = STOPS[how]
+    assert status == expected_status, err
+    assert err.endswith(f"manager.py: stopped by {name}; nothing half-done was published (the next "
+                        "run starts again, see docs/recovery.md)\n")
+    assert "Traceback" not in err and "leaked semaphore" not in err and out == ""
+    wait_for(lambda: process_group_gone(first.pid), 30, "the workers to end")
+    assert listing(reports) == [".lurge-staging", ".lurge.lock"]  # no TSV, links or staging files
+    assert usage_rows(db_url) == []
+
+    fake_lfs.set(SLOW_GROUP, used=1, soft=0, hard=2)
+    again, _ = run("manager.py", "report", "--config", str(config))
+    assert again.returncode == 0, again.stderr
+    assert "removed" not in again.stderr  # nothing was left to clean up
+    quotas = {name: (2048, 1024) for name in ("hgi", "ops", "mueller-lab", "tanaka-lab")}
+    assert tsv_path(tmp_path, date).read_text(encoding="utf-8") == expected_tsv(ENTRIES, quotas)
+
+
+def repeated_lines(volume: int, count: int, snapshot_time: int) -> Iterator[bytes]:
+    """``count`` lines of three humgen groups: cheap to write, a few seconds to split."""
+    block = [format_line(f"/lustre/scratch{volume}/p/{index:08d}/f".encode(), index, 501,
+                         1001 + index % 3, snapshot_time, snapshot_time, snapshot_time, "f", index,
+                         1, 64768) for index in range(10_000)]
+    for _ in range(count // len(block)):
+        yield from block
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to every process", "bkill"])
+def test_stopped_splitter_removes_its_build_folder_and_keeps_the_set(tmp_path: Path,
+                                                                     how: str) -> None:
+    out = tmp_path / "out" / "groups"
+    config = make_config(tmp_path, f"sqlite:///{tmp_path}/lurge.db", volumes=(118,),
+                         splitter={"output_dir": str(out)})
+    snapshot_time = int(time.time()) - 60
+    snapshot = (tmp_path / "mpistat" /
+                f"{dt.date.fromtimestamp(snapshot_time):%Y%m%d}_118.dat.gz")
+    write_snapshot(str(snapshot), repeated_lines(118, 10_000, snapshot_time), mtime=snapshot_time)
+    first, _ = run("group_splitter.py", "--config", str(config), "--no-upload")
+    assert first.returncode == 0, first.stderr
+    previous = {path.name: path.read_bytes() for path in out.iterdir()}
+    write_snapshot(str(snapshot), repeated_lines(118, 1_500_000, snapshot_time),
+                   mtime=snapshot_time)
+
+    splitter = start("group_splitter.py", "--config", str(config), "--no-upload")
+    builds = lambda: [p for p in out.parent.glob("groups.new-*") if any(p.iterdir())]  # noqa: E731
+    wait_for(builds, 60, "the split to write its first files", splitter)
+    stop(splitter, how)
+    status, stdout, err = finish_process(splitter, timeout=120)
+
+    name, expected_status = STOPS[how]
+    assert status == expected_status, err
+    assert err.endswith(f"group_splitter.py: stopped by {name}; nothing half-done was published "
+                        "(the next run starts again, see docs/recovery.md)\n")
+    assert "Traceback" not in err and "leaked semaphore" not in err and stdout == ""
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == previous
+    assert not list(out.parent.glob("groups.new-*")) and not list(out.parent.glob("groups.old-*"))

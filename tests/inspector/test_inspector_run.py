@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from tests.fixtures.database import connect
 from tests.configs import base_sections, write_config
 from tests.fixtures.slapd import DIRECTORY_LDIF
 from tests.scripts import run_script
+from utils.common.locking import run_lock
 from utils.snapshots.discovery import snapshot_filename
 from utils.demo.synthetic import format_line, write_snapshot
 
@@ -166,8 +168,9 @@ def test_path_argument_prints_only_that_tree(inspector_setup) -> None:
 
 def test_path_on_no_volume_is_an_error(inspector_setup) -> None:
     config, _ = inspector_setup
-    result = run_script("project_inspector.py", "--config", str(config), "/nowhere/x", check=1)
+    result = run_script("project_inspector.py", "--config", str(config), "/nowhere/x", check=2)
     assert "/nowhere/x" in result.stderr and "not on any configured volume" in result.stderr
+    assert result.stderr.endswith(f"the roots are: {ROOT}\n") and result.stdout == ""
 
 
 def test_tosql_with_path_is_refused(inspector_setup) -> None:
@@ -288,3 +291,59 @@ def test_loading_one_volume_never_touches_another(tmp_path: Path, db_url: str) -
     assert [tuple(r) for r in theirs] == [(".hgi.old.projects/theirs", 3, 2.5),
                                           ("projects/keep", 3, 2.5)]
     assert [r for r in directory_rows(db_url) if r[0] == "scratch118"] == expected_directory_rows()
+
+
+# ------------------------------------------------------------------ which snapshot, which path
+
+def test_date_picks_that_snapshot_and_the_log_names_it(inspector_setup, tmp_path: Path) -> None:
+    config, snapshot = inspector_setup
+    newer = tmp_path / "mpistat" / snapshot_filename(dt.date(2023, 11, 20), 118)
+    write_snapshot(str(newer), [entry(f"{R0}/new/f.bam", 1, 1001, 1)], mtime=T + 6 * DAY)
+    newest = run_script("project_inspector.py", "--config", str(config), "--format", "tsv",
+                        "--generic", "--noheader", check=0)
+    assert [line.split("\t")[0] for line in newest.stdout.splitlines()] == [
+        "projects", "projects/new"]
+    assert f"volume scratch118: inspecting {newer}, the snapshot of 2023-11-20" in newest.stderr
+    for written in ("20231114", "2023-11-14"):
+        dated = inspect(config, "--format", "tsv", "--bytes", "--date", written)
+        assert dated == expected_tsv(EXPECTED_DEPTH_2)
+    result = run_script("project_inspector.py", "--config", str(config), "--date", "20231114",
+                        check=0)
+    assert f"volume scratch118: inspecting {snapshot}, the snapshot of 2023-11-14" in result.stderr
+    missing = run_script("project_inspector.py", "--config", str(config), "--date", "20231115",
+                         check=1)
+    assert missing.stderr.endswith(
+        f"project_inspector.py: failed: no snapshot for 20231115 in {tmp_path / 'mpistat'} for "
+        "volume(s) 118 (volume 118: no file matching 20231115_118.dat.gz)\n")
+
+
+def test_a_path_with_nothing_in_the_snapshot_gets_a_warning(inspector_setup) -> None:
+    config, snapshot = inspector_setup
+    result = run_script("project_inspector.py", "--config", str(config), "--format", "tsv",
+                        "--generic", R0 + "/p1/tpyo", check=0)
+    assert result.stdout == "Directory\tTotal\tBAM\tCRAM\tVCF\tPED/BED\tFiles\tLast Modified (days)\n"
+    assert (f"nothing under {R0}/p1/tpyo in {snapshot} (the snapshot of 2023-11-14): no entry "
+            "there, or a mistyped path") in result.stderr
+
+
+def test_a_path_on_a_volume_but_under_no_root_is_refused(inspector_setup) -> None:
+    config, _ = inspector_setup
+    result = run_script("project_inspector.py", "--config", str(config),
+                        MOUNT + "/realdata/mdt0/other", check=2)
+    assert result.stderr == (f"project_inspector.py: error: {MOUNT}/realdata/mdt0/other is under "
+                             "no configured inspection root (it is on volume 118); the roots are: "
+                             f"{ROOT}\n")
+    assert result.stdout == ""
+
+
+def test_tosql_takes_the_run_lock_and_says_loaded_or_replaced(tmp_path: Path) -> None:
+    config, _ = make_setup(tmp_path, f"sqlite:///{tmp_path}/lurge.db")
+    with run_lock(str(tmp_path / "reports")):
+        locked = run_script("project_inspector.py", "--config", str(config), "--tosql", check=1)
+    assert (f"another lurge run (pid {os.getpid()}) holds {tmp_path / 'reports'}/.lurge.lock; not "
+            "starting") in locked.stderr
+    assert not (tmp_path / "lurge.db").exists()
+    first = run_script("project_inspector.py", "--config", str(config), "--tosql", check=0)
+    assert "database: 11 directory rows: loaded scratch118 (no earlier rows)" in first.stderr
+    second = run_script("project_inspector.py", "--config", str(config), "--tosql", check=0)
+    assert "database: 11 directory rows: replaced the rows of scratch118" in second.stderr

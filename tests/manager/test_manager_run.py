@@ -16,7 +16,8 @@ from tests.scripts import run_script
 from utils.common.config import load_config
 from utils.common.errors import LurgeError
 from utils.common.locking import run_lock
-from utils.manager.stages import choose_set, point_latest_links
+from utils.manager.stages import choose_set, point_latest_links, stages_to_run
+from utils.manager.status import read_status
 from utils.snapshots.discovery import snapshot_filename
 from utils.demo.synthetic import SyntheticOptions, synthetic_lines, write_snapshot
 
@@ -51,28 +52,32 @@ def tsv(tmp_path: Path, date: dt.date) -> Path:
 
 # ------------------------------------------------------------ choosing the set
 
-def test_newest_complete_set_is_chosen(tmp_path: Path) -> None:
+def test_newest_complete_set_is_chosen(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     config = load_config(str(make_config(tmp_path)))
     add_snapshot(tmp_path, TODAY, 118)  # today is incomplete
     for volume in VOLUMES:
         add_snapshot(tmp_path, days_ago(1), volume)
         add_snapshot(tmp_path, days_ago(2), volume)
-    chosen = choose_set(config, "both", TODAY)
+    chosen = choose_set(config, TODAY)
     assert chosen is not None and chosen.date == days_ago(1)
     assert chosen.paths == {v: str(tmp_path / "mpistat" / snapshot_filename(days_ago(1), v))
                             for v in VOLUMES}
+    assert (f"snapshot set {TODAY:%Y%m%d} is incomplete, so it is not used yet: volume 119: no "
+            f"file matching {snapshot_filename(TODAY, 119)} in {tmp_path / 'mpistat'}") in caplog.text
 
 
-def test_an_existing_report_met_first_means_nothing_to_do(tmp_path: Path) -> None:
+def test_a_newer_report_does_not_hide_the_newest_complete_set(tmp_path: Path) -> None:
+    """The set is the newest complete one; a report is done per date, not "newest first"."""
     config = load_config(str(make_config(tmp_path)))
     for volume in VOLUMES:
         add_snapshot(tmp_path, days_ago(2), volume)
     tsv(tmp_path, days_ago(1)).parent.mkdir(parents=True)
-    tsv(tmp_path, days_ago(1)).write_text("done\n")
-    assert choose_set(config, "report", TODAY) is None
-    assert choose_set(config, "both", TODAY) is None
-    assert choose_set(config, "inspector", TODAY).date == days_ago(2)  # the TSV is not its marker
-    assert choose_set(config, "report", TODAY, force=True).date == days_ago(2)
+    tsv(tmp_path, days_ago(1)).write_text("done\n")  # e.g. a report.py --partial of that date
+    assert choose_set(config, TODAY).date == days_ago(2)
+    status = read_status(config, days_ago(2))
+    assert not status.report_done and not status.tsv
+    assert stages_to_run(config, "both", status, False) == ["report", "inspector"]
+    assert stages_to_run(config, "inspector", status, False) == ["inspector"]
 
 
 def test_explicit_date_and_missing_sets(tmp_path: Path) -> None:
@@ -80,10 +85,10 @@ def test_explicit_date_and_missing_sets(tmp_path: Path) -> None:
     for volume in VOLUMES:
         add_snapshot(tmp_path, days_ago(5), volume)  # older than max_days_ago (3)
     with pytest.raises(LurgeError, match="no complete snapshot set .* within the last 3 days"):
-        choose_set(config, "both", TODAY)
-    assert choose_set(config, "both", TODAY, date=days_ago(5)).date == days_ago(5)
+        choose_set(config, TODAY)
+    assert choose_set(config, TODAY, date=days_ago(5)).date == days_ago(5)
     with pytest.raises(LurgeError, match=f"no complete snapshot set for {days_ago(4):%Y%m%d}"):
-        choose_set(config, "both", TODAY, date=days_ago(4))
+        choose_set(config, TODAY, date=days_ago(4))
 
 
 def test_latest_links_are_replaced(tmp_path: Path) -> None:
@@ -91,8 +96,8 @@ def test_latest_links_are_replaced(tmp_path: Path) -> None:
     for volume in VOLUMES:
         add_snapshot(tmp_path, days_ago(1), volume)
         add_snapshot(tmp_path, TODAY, volume)
-    older = choose_set(config, "both", TODAY, date=days_ago(1))
-    newer = choose_set(config, "both", TODAY)
+    older = choose_set(config, TODAY, date=days_ago(1))
+    newer = choose_set(config, TODAY)
     point_latest_links(str(tmp_path / "reports"), older)
     links = point_latest_links(str(tmp_path / "reports"), newer)
     for volume, link in links.items():

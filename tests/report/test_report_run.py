@@ -10,8 +10,10 @@ import pytest
 
 from tests.fixtures.database import connect
 from tests.configs import base_sections, write_config
+from tests.fixtures.slapd import DIRECTORY_LDIF
 from tests.reference import read_lines, usage_by_gid
 from tests.scripts import run_script
+from utils.manager.status import existing_tables
 from utils.snapshots.discovery import snapshot_filename
 from utils.demo.synthetic import SyntheticOptions, format_line, synthetic_lines, write_snapshot
 
@@ -246,3 +248,137 @@ def test_generated_tsv_equals_db_and_independent_sums(tmp_path: Path, db_url: st
         volume_rows = [r for r in from_tsv if r[0] == f"scratch{number}"]
         assert sum(r[4] for r in volume_rows) == sum(expected.values())
         assert len(volume_rows) == len(expected)
+
+
+# ------------------------------------------------------------------ what report.py refuses
+
+def nothing_loaded(db_url: str) -> bool:
+    """No report rows (refused runs stop before they even create the tables)."""
+    with connect(db_url) as db:
+        return "lustre_usage" not in existing_tables(db) or not db.query(
+            "SELECT 1 FROM lustre_usage LIMIT 1")
+
+
+def test_a_file_of_another_date_is_refused(known_setup, db_url: str, tmp_path: Path) -> None:
+    config, files, _, reports = known_setup
+    result = run_script("report.py", "--config", str(config), "2023-11-13", *files, check=2)
+    assert result.stderr == (f"report.py: error: {files[0]}: its name is of 2023-11-14, not "
+                             "2023-11-13; a report holds one date's snapshots only\n")
+    assert not (reports / "report-output-files").exists()
+    assert nothing_loaded(db_url)
+
+
+def test_a_set_without_every_volume_needs_partial(known_setup, db_url: str, tmp_path: Path) -> None:
+    config, files, expected_tsv, reports = known_setup
+    result = run_script("report.py", "--config", str(config), "20231114", files[0], check=2)
+    assert result.stderr == ("report.py: error: no file given for volume(s) 119 of 2023-11-14: a "
+                             "date's report covers every configured volume; give them all, or "
+                             "--partial to report only these (see docs/recovery.md)\n")
+    assert nothing_loaded(db_url) and not (reports / "report-output-files").exists()
+
+    partial = run_script("report.py", "--partial", "--config", str(config), "20231114", files[0],
+                         check=0)
+    assert "--partial: reporting 2023-11-14 without volume(s) 119" in partial.stderr
+    tsv = reports / "report-output-files" / "report-20231114.tsv"
+    assert tsv.read_text(encoding="utf-8") == "".join(
+        line for line in expected_tsv.splitlines(keepends=True) if "scratch119" not in line)
+    assert usage_rows(db_url) == [row for row in expected_db_rows() if row[0] == "scratch118"]
+
+
+@pytest.mark.parametrize("kind", ["folder", "dangling link", "missing", "not a snapshot name"])
+def test_a_file_that_is_not_a_snapshot_is_named(known_setup, tmp_path: Path, kind: str) -> None:
+    config, files, _, _ = known_setup
+    path = tmp_path / "mpistat" / "20231114_121.dat.gz"
+    reason = {"folder": f"{path} is a folder, not a snapshot file",
+              "dangling link": f"{path} is a dangling symbolic link (to {tmp_path / 'gone'})",
+              "missing": f"{path} does not exist",
+              "not a snapshot name": f"{tmp_path / 'notes.txt'}: not a snapshot file name ([paths] "
+                                     "snapshot_pattern is '{date}_{volume}.dat.gz')"}[kind]
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "dangling link":
+        path.symlink_to(tmp_path / "gone")
+    elif kind == "not a snapshot name":
+        path = tmp_path / "notes.txt"
+        path.write_text("hello\n")
+    result = run_script("report.py", "--config", str(config), "2023-11-14", *files, str(path),
+                        check=2)
+    suffix = "" if kind == "not a snapshot name" else "; every FILE must be a snapshot file"
+    assert result.stderr == f"report.py: error: {reason}{suffix}\n"
+
+
+def test_the_date_in_either_form_and_an_invalid_one(known_setup, tmp_path: Path) -> None:
+    config, files, expected_tsv, reports = known_setup
+    bad = run_script("report.py", "--config", str(config), "2023-02-30", *files, check=2)
+    assert bad.stderr.endswith("report.py: error: argument DATE: invalid date '2023-02-30': day is "
+                               "out of range for month\n")
+    run_script("report.py", "--config", str(config), "20231114", *files, check=0)
+    assert (reports / "report-output-files" / "report-20231114.tsv").read_text(
+        encoding="utf-8") == expected_tsv
+
+
+def test_the_date_and_volume_come_from_the_configured_pattern(tmp_path: Path, db_url: str) -> None:
+    sections = base_sections(tmp_path, db_url, f"ldif:{DIRECTORY_LDIF}",
+                             [{"number": 118, "mount": MOUNT}])
+    sections["paths"]["snapshot_pattern"] = "{date}_scratch{volume}.*.*.stats.gz"
+    config = write_config(tmp_path / "lurge.toml", sections)
+    snapshot = tmp_path / "mpistat" / "20231114_scratch118.1a2b.3c4d.stats.gz"
+    write_snapshot(str(snapshot), known_snapshot_118(), mtime=T)
+    link = tmp_path / "latest.gz"  # a link's target names the file
+    link.symlink_to(snapshot)
+    result = run_script("report.py", "--config", str(config), "20231114", str(link), check=0)
+    assert "report for 2023-11-14: 1 volume on 1 worker\n" in result.stderr
+    assert [row[2] for row in usage_rows(db_url)] == [
+        "77777", "alpha", "ghosts", "ops", "orphans", "hgi", "mueller-lab"]
+    wrong = run_script("report.py", "--config", str(config), "20231114",
+                       str(tmp_path / "mpistat" / "20231114_118.dat.gz"), check=2)
+    assert "does not exist" in wrong.stderr
+
+
+def test_verbose_reaches_the_workers(tmp_path: Path) -> None:
+    config, date, files = generated_setup(tmp_path, f"sqlite:///{tmp_path}/lurge.db",
+                                          f"ldif:{DIRECTORY_LDIF}", volumes=(118, 119))
+    quiet = run_script("report.py", "--config", str(config), date.isoformat(), *files.values(),
+                       check=0)
+    assert " DEBUG " not in quiet.stderr
+    assert "report for 2025-11-24: 2 volumes on 2 workers" in quiet.stderr
+    loud = run_script("report.py", "-v", "--force", "--config", str(config), date.isoformat(),
+                      *files.values(), check=0)
+    debug = [line for line in loud.stderr.splitlines()
+             if " DEBUG utils.report.quota[" in line and "quotas disabled" in line]
+    assert len(debug) == 2  # one per worker process (quotas are disabled in this set-up)
+    parent = {line.split("[")[1].split("]")[0] for line in loud.stderr.splitlines()
+              if " utils.report.run[" in line}
+    workers = {line.split("[")[1].split("]")[0] for line in debug}
+    assert len(workers) == 2 and not workers & parent
+
+
+# ------------------------------------------------------------------ staging files
+
+def test_staging_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    from utils.report.rows import UsageRow
+    from utils.report.staging import prepare_staging, read_rows, staging_path, write_rows
+    row = UsageRow("scratch118", None, "hgi", 1, None, 1.0, None, True, None)
+    previous = os.umask(0)
+    try:
+        assert prepare_staging(str(tmp_path)) == []
+        path = staging_path(str(tmp_path), "report", "20231114", 118)
+        write_rows(path, [row])
+    finally:
+        os.umask(previous)
+    assert os.stat(tmp_path / ".lurge-staging").st_mode & 0o777 == 0o700
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert read_rows(path) == [row]
+    assert prepare_staging(str(tmp_path)) == [os.path.basename(path)]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes whatever the folder's mode")
+def test_an_unwritable_report_folder_is_one_clear_line(known_setup, tmp_path: Path) -> None:
+    config, files, _, reports = known_setup
+    reports.chmod(0o555)
+    try:
+        result = run_script("report.py", "--config", str(config), "2023-11-14", *files, check=1)
+    finally:
+        reports.chmod(0o755)
+    assert result.stderr == (f"report.py: failed: cannot write in the report folder {reports} "
+                             "([paths] report_dir): permission denied or a read-only file system\n")

@@ -25,7 +25,7 @@ from utils.common.config import DEFAULT_SPECIAL_PREFIXES, load_config
 from utils.common.errors import LurgeError
 from utils.directory.ldap import load_directory
 from utils.splitter.run import SplitOutcome, run_splitter
-from utils.splitter.split import choose_snapshots
+from utils.snapshots.discovery import choose_snapshots
 from utils.demo.synthetic import SyntheticOptions, format_line, synthetic_lines, write_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,6 +95,7 @@ def write_config(tmp_path: Path, *, groups: Iterable[tuple[int, str, bool]] = GR
     path = tmp_path / "lurge.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (tmp_path / "mpistat").mkdir(exist_ok=True)
+    (tmp_path / "report").mkdir(exist_ok=True)  # a missing report folder is a configuration error
     return path
 
 

@@ -24,6 +24,10 @@ from utils.common.logs import register_secret
 
 DEFAULT_CONFIG_NAME = "lurge.toml"
 CONFIG_ENV = "LURGE_CONFIG"
+# The documented example shipped at the top of the repository.
+EXAMPLE_CONFIG = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "lurge.example.toml")
 
 DEFAULT_FILETYPES: dict[str, str] = {
     "BAM": r"\.(bam|sam)(\.gz)?$",
@@ -265,6 +269,18 @@ def find_config_path(explicit: str | None) -> str:
     return os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_NAME
 
 
+def _missing_config_message(explicit: str | None, source: str) -> str:
+    """What was looked for, and where to start from."""
+    if explicit:
+        return f"configuration file {source} does not exist"
+    if os.environ.get(CONFIG_ENV):
+        return (f"configuration file {source} (from ${CONFIG_ENV}) does not exist; "
+                f"start from {EXAMPLE_CONFIG} (see docs/configuration.md)")
+    return (f"no configuration file: --config was not given, ${CONFIG_ENV} is not set and "
+            f"there is no ./{DEFAULT_CONFIG_NAME} in {os.getcwd()}; copy {EXAMPLE_CONFIG} to "
+            f"{DEFAULT_CONFIG_NAME} and edit it (see docs/configuration.md)")
+
+
 def load_config(path: str | None = None) -> Config:
     """Read and validate the configuration file (see :func:`find_config_path`)."""
     source = find_config_path(path)
@@ -272,7 +288,7 @@ def load_config(path: str | None = None) -> Config:
         with open(source, "rb") as handle:
             raw = tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"configuration file {source} does not exist") from None
+        raise ConfigError(_missing_config_message(path, source)) from None
     except PermissionError:
         raise ConfigError(f"configuration file {source} is not readable (permission denied)") from None
     except IsADirectoryError:

@@ -2,6 +2,10 @@
 
 import sys
 
-from utils.demo.quickstart import main
+from utils.common.pyversion import require_python
+
+require_python("python -m utils.demo")
+
+from utils.demo.quickstart import main  # noqa: E402
 
 sys.exit(main())

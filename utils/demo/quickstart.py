@@ -71,10 +71,19 @@ def prepare(run: str, lines: int, today: dt.date, shape: str = "mpistat",
     config path.  The snapshots are dated ``snapshot_time`` (default now)."""
     snapshots = snapshot_dir(run, shape)
     os.makedirs(snapshots, exist_ok=True)
+    os.makedirs(os.path.join(run, "reports"), exist_ok=True)  # lurge never creates report_dir
     snapshot_time = time.time() if snapshot_time is None else snapshot_time
+    paths = {number: os.path.join(snapshots, snapshot_name(shape, today, number))
+             for number in VOLUMES}
+    missing = [number for number, path in paths.items() if not os.path.exists(path)]
+    if missing:
+        print(f"demo: generating {len(missing)} {shape} snapshot{'s' if len(missing) > 1 else ''} "
+              f"of {lines:,} lines in {snapshots}")
+    else:
+        print(f"demo: today's {len(VOLUMES)} snapshots are already in {snapshots}")
     for index, number in enumerate(VOLUMES):
-        path = os.path.join(snapshots, snapshot_name(shape, today, number))
-        if not os.path.exists(path):
+        path = paths[number]
+        if number in missing:
             options = SyntheticOptions(seed=index, lines=lines, snapshot_time=int(snapshot_time),
                                        shape=shape)
             write_snapshot(path, synthetic_lines(f"/lustre/scratch{number}", options),
@@ -104,8 +113,6 @@ def main() -> int:
     args = parser.parse_args()
     run = os.path.abspath(args.dir or default_dir(args.shape))
     today = dt.date.today()
-    print(f"demo: generating {len(VOLUMES)} {args.shape} snapshots of {args.lines:,} lines in "
-          f"{snapshot_dir(run, args.shape)}")
     config = prepare(run, args.lines, today, args.shape)
     command = [sys.executable, os.path.join(REPO, "manager.py"), "both", "--config", config]
     print("demo: running", " ".join(command))

@@ -1,10 +1,12 @@
-"""Running the project inspector: which volumes and roots, in parallel, to where."""
+"""Running the project inspector: which volumes and roots, in parallel, to where.
+
+What the records mean: docs/outputs.md ("Project inspector").
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import multiprocessing
 import os
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -13,11 +15,12 @@ from db.connection import connect
 from db.directory import inspection_dates, load_inspection
 from db.migrate import ensure_schema
 from utils.common.config import Config, VolumeConfig, volume_for_path
-from utils.common.errors import LurgeError, UsageError
+from utils.common.errors import UsageError
+from utils.common.text import plural
+from utils.common.workers import map_in_workers
 from utils.inspector.aggregate import DirectoryRecord, InspectionPlan, inspect_snapshot
 from utils.directory.ldap import DirectorySnapshot, load_directory
-from utils.common.logs import setup_logging
-from utils.snapshots.discovery import Snapshot, newest_snapshot, open_snapshot
+from utils.snapshots.discovery import Snapshot, open_snapshot
 from utils.inspector.roots import InspectRoot
 
 log = logging.getLogger(__name__)
@@ -44,40 +47,45 @@ def inspect_volume(task: InspectTask) -> list[DirectoryRecord]:
 
 def run_tasks(tasks: Sequence[InspectTask], workers: int) -> dict[str, list[DirectoryRecord]]:
     """Inspect every task's volume, one pool task per volume; volume name -> records."""
+    for task in tasks:
+        log.info("volume %s: inspecting %s, the snapshot of %s", task.volume.name,
+                 task.snapshot.path, task.snapshot.date)
     if not tasks:
         return {}
     if len(tasks) == 1:
         return {tasks[0].volume.name: inspect_volume(tasks[0])}
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(min(workers, len(tasks)), initializer=setup_logging) as pool:
-        results = pool.map(inspect_volume, tasks, chunksize=1)
+    results = map_in_workers(inspect_volume, tasks, min(workers, len(tasks)))
     return {task.volume.name: records for task, records in zip(tasks, results)}
 
 
+def configured_roots(config: Config) -> list[str]:
+    """Every configured inspection root, volume by volume."""
+    return [root for volume in config.volumes for root in volume.inspect_roots]
+
+
 def resolve_path(config: Config, path: str) -> tuple[VolumeConfig, str]:
-    """An ad-hoc PATH as a root: realpath, then ``[inspector] aliases``, then its volume."""
+    """An ad-hoc PATH as a root: realpath, then ``[inspector] aliases``, then its volume.
+
+    The path must be a configured inspection root or lie under one; anything
+    else is a :class:`UsageError` naming the roots.
+    """
     resolved = os.path.realpath(path)
     for alias in sorted(config.inspector.aliases, key=len, reverse=True):
         base = alias.rstrip("/")
         if resolved == base or resolved.startswith(base + "/"):
             resolved = config.inspector.aliases[alias].rstrip("/") + resolved[len(base):]
             break
+    for volume in config.volumes:
+        for root in volume.inspect_roots:
+            if resolved == root or InspectRoot(root).matcher().matches(os.fsencode(resolved)):
+                return volume, resolved
+    shown = path if resolved == path else f"{path} (as {resolved})"
     volume = volume_for_path(config, resolved)
-    if volume is None:
-        raise LurgeError(f"{path} (as {resolved}) is not on any configured volume")
-    return volume, resolved
-
-
-def snapshot_for(config: Config, volume: VolumeConfig, today: dt.date) -> Snapshot:
-    """The newest snapshot of ``volume`` within ``max_days_ago`` days."""
-    snapshot = newest_snapshot(config.paths.mpistat_dir, volume.number, today,
-                               config.paths.max_days_ago)
-    if snapshot is None:
-        raise LurgeError(f"no snapshot of volume {volume.number} in {config.paths.mpistat_dir} "
-                         f"within the last {config.paths.max_days_ago} days")
-    if snapshot.date != today:
-        log.warning("volume %d: newest snapshot is from %s", volume.number, snapshot.date)
-    return snapshot
+    where = ("it is not on any configured volume" if volume is None
+             else f"it is on volume {volume.number}")
+    roots = ", ".join(configured_roots(config)) or "none (no [[volume]] has inspect_roots)"
+    raise UsageError(f"{shown} is under no configured inspection root ({where}); the roots are: "
+                     f"{roots}")
 
 
 def configured_tasks(config: Config, snapshots: Mapping[int, Snapshot], depth: int,
@@ -99,9 +107,14 @@ def load_records(config: Config, records: Mapping[str, Sequence[DirectoryRecord]
     """``--tosql``: replace the inspected volumes' rows in one transaction."""
     with connect(config.database.url, timeout=config.database.timeout) as db:
         ensure_schema(db)
+        earlier = inspection_dates(db)
         count = load_inspection(db, records, snapshot_dates, list(config.inspector.filetypes))
-    log.info("database: replaced directory rows of %s (%d rows)",
-             ", ".join(sorted(records)) or "no volumes", count)
+    replaced = sorted(name for name in records if name in earlier)
+    loaded = sorted(name for name in records if name not in earlier)
+    actions = ([f"replaced the rows of {', '.join(replaced)}"] if replaced else []) + (
+        [f"loaded {', '.join(loaded)} (no earlier rows)"] if loaded else [])
+    log.info("database: %s: %s", plural(count, "directory row"),
+             "; ".join(actions) or "no volumes inspected")
     return count
 
 

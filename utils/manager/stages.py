@@ -1,4 +1,13 @@
-"""The nightly manager: pick the snapshot set, then run the stages."""
+"""The nightly manager: pick the snapshot set, see which stages are done, run the others.
+
+The set is the newest date within ``max_days_ago`` with a snapshot for every
+configured volume; a newer date with only some of them is named in a
+warning.  A stage is done for a date when its outputs are in place: the
+report when its TSV exists and the database holds its rows, the inspector
+when every volume with inspection roots was loaded from that date.  So a
+run that stopped half-way (a ``both`` stopped after the report) is finished
+by the next one.  See docs/recovery.md.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +15,23 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import stat
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
-from db.migrate import pending_upgrade
 from utils.common.config import Config
-from utils.common.errors import DatabaseError, LurgeError
+from utils.common.errors import LurgeError
+from utils.common.text import plural
 from utils.inspector.run import run_inspections
-from utils.snapshots.discovery import candidate_dates, complete_set
+from utils.manager.status import StageStatus
 from utils.report.run import run_report
 from utils.report.tsv import tsv_path
+from utils.snapshots.discovery import SnapshotFolder, candidate_dates, snapshot_folder
 
 log = logging.getLogger(__name__)
 
 MODES = ("report", "inspector", "both")
+REPORT, INSPECTOR = "report", "inspector"
 
 
 @dataclass(frozen=True)
@@ -30,92 +42,177 @@ class SnapshotSet:
     paths: Mapping[int, str]  # volume number -> snapshot path
 
 
-def choose_set(config: Config, mode: str, today: dt.date, *, date: dt.date | None = None,
-               force: bool = False) -> SnapshotSet | None:
-    """The set to process, or None when the newest report already exists.
+def choose_set(config: Config, today: dt.date, *, date: dt.date | None = None,
+               folder: SnapshotFolder | None = None) -> SnapshotSet:
+    """``date``'s set, else the newest complete set within ``max_days_ago`` days.
 
-    Searches today, yesterday, … (``max_days_ago`` days).  In report/both
-    mode an existing ``report-<date>.tsv`` met first means there is nothing
-    newer to do (unless ``force``).  ``date`` picks that date's set instead.
+    Warns for every newer date that has some snapshot but not all of them;
+    no complete set is an error naming what is missing.
     """
+    folder = folder or snapshot_folder(config)
     volumes = [volume.number for volume in config.volumes]
-    mpistat_dir = config.paths.mpistat_dir
     if date is not None:
-        paths = complete_set(mpistat_dir, volumes, date)
-        if paths is None:
-            raise LurgeError(f"no complete snapshot set for {date:%Y%m%d} in {mpistat_dir} "
-                             f"(volumes {', '.join(map(str, volumes))})")
-        return SnapshotSet(date, paths)
+        found = folder.complete_set(date, volumes)
+        if found is None:
+            raise LurgeError(f"no complete snapshot set for {date:%Y%m%d} in {folder.directory}: "
+                             + _missing(folder, date, volumes))
+        return SnapshotSet(date, {volume: s.path for volume, s in found.items()})
     for candidate in candidate_dates(today, config.paths.max_days_ago):
-        if mode != "inspector" and not force:
-            if os.path.exists(tsv_path(config.paths.report_dir, candidate)):
-                log.info("report for %s already exists; nothing newer to do", candidate)
-                return None
-        paths = complete_set(mpistat_dir, volumes, candidate)
-        if paths is not None:
-            return SnapshotSet(candidate, paths)
+        found = folder.complete_set(candidate, volumes)
+        if found is not None:
+            return SnapshotSet(candidate, {volume: s.path for volume, s in found.items()})
+        if folder.has_any(candidate, volumes):
+            log.warning("snapshot set %s is incomplete, so it is not used yet: %s",
+                        f"{candidate:%Y%m%d}", _missing(folder, candidate, volumes))
     raise LurgeError(
-        f"no complete snapshot set in {mpistat_dir} within the last "
-        f"{config.paths.max_days_ago} days (volumes {', '.join(map(str, volumes))})")
+        f"no complete snapshot set in {folder.directory} within the last "
+        f"{config.paths.max_days_ago} days (volumes {', '.join(map(str, volumes))}; "
+        f"files named like {folder.pattern.text})")
+
+
+def _missing(folder: SnapshotFolder, date: dt.date, volumes: Sequence[int]) -> str:
+    return "; ".join(folder.missing(date, volume) for volume in volumes
+                     if folder.snapshot(date, volume) is None)
+
+
+def stages_to_run(config: Config, mode: str, status: StageStatus, force: bool) -> list[str]:
+    """The stages of ``mode`` that are not done for the date (all of them with ``force``)."""
+    stages = [REPORT, INSPECTOR] if mode == "both" else [mode]
+    if force:
+        return stages
+    done = {REPORT: status.report_done, INSPECTOR: status.inspector_done(config)}
+    return [stage for stage in stages if not done[stage]]
 
 
 def latest_link_path(report_dir: str, volume: int) -> str:
     return os.path.join(report_dir, f"latest-{volume}.dat.gz")
 
 
+def check_latest_links(report_dir: str, volumes: Sequence[int]) -> None:
+    """Refuse, before anything is published, a ``latest-<vol>.dat.gz`` that is not a link."""
+    for volume in volumes:
+        link = latest_link_path(report_dir, volume)
+        try:
+            mode = os.lstat(link).st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(mode):
+            continue
+        what = "a folder" if stat.S_ISDIR(mode) else "a file, not a symbolic link"
+        raise LurgeError(f"{link} is {what}; lurge keeps a symbolic link to the volume's latest "
+                         "snapshot there: move it away and run again (nothing was changed)")
+
+
 def point_latest_links(report_dir: str, chosen: SnapshotSet) -> dict[int, str]:
-    """Point ``<report_dir>/latest-<vol>.dat.gz`` at the chosen files (atomic swap)."""
+    """Point ``<report_dir>/latest-<vol>.dat.gz`` at the chosen files (each an atomic swap)."""
     links = {}
-    for volume, target in chosen.paths.items():
+    for volume, target in sorted(chosen.paths.items()):
         link = latest_link_path(report_dir, volume)
         temp = f"{link}.lurge-tmp-{os.getpid()}"
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         os.symlink(os.path.abspath(target), temp)
-        os.replace(temp, link)
+        try:
+            os.replace(temp, link)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
         links[volume] = link
     return links
 
 
-def describe_plan(config: Config, mode: str, chosen: SnapshotSet | None, force: bool) -> list[str]:
-    """Human-readable lines of what a run would do (for ``--dry-run``)."""
-    if chosen is None:
-        return ["nothing to do: the newest report already exists"]
-    lines = [f"snapshot set {chosen.date:%Y%m%d}:"]
-    lines += [f"  volume {volume}: {path}" for volume, path in sorted(chosen.paths.items())]
-    if mode in ("report", "both"):
-        tsv = tsv_path(config.paths.report_dir, chosen.date)
-        lines.append(f"would run the report for {chosen.date} on {len(chosen.paths)} volumes "
-                     f"({min(config.paths.workers, len(chosen.paths))} workers)")
-        lines.append(f"would load database rows for {chosen.date} into "
-                     f"{config.database.redacted_url}"
-                     + (" (replacing any)" if force else " (unless already loaded)"))
-        lines.append(f"would write {tsv}" + ("" if force else " (unless it exists)"))
-        lines.append(f"would then point latest-<vol>.dat.gz links in {config.paths.report_dir}")
-    if mode in ("inspector", "both"):
-        skip = "" if force else " not already inspected from that date"
-        lines.append(f"would inspect volumes{skip}: "
-                     + ", ".join(str(v.number) for v in config.volumes if v.inspect_roots))
-    lines.append(_schema_plan(config))
-    return lines
+def log_done(config: Config, mode: str, status: StageStatus) -> None:
+    """Say why there is nothing to do."""
+    date = status.date
+    if mode != INSPECTOR:
+        log.info("report for %s: done (TSV %s and database rows in place)", date,
+                 tsv_path(config.paths.report_dir, date))
+    if mode != REPORT:
+        for volume in config.volumes:
+            if volume.inspect_roots:
+                log.info("inspector: volume %s already loaded from %s", volume.name, date)
+    log.info("nothing newer to do: every stage of %r is done for %s, the newest complete "
+             "snapshot set", mode, date)
 
 
-def _schema_plan(config: Config) -> str:
-    """What the run would do to the database schema first (nothing is changed here)."""
-    try:
-        upgrade = pending_upgrade(config.database.url, timeout=config.database.timeout)
-    except DatabaseError as err:
-        return f"would fail: {err}"
-    return upgrade or "database schema: up to date"
-
-
-def run_stages(config: Config, mode: str, chosen: SnapshotSet, force: bool) -> None:
-    """Run the report and/or inspector stages for ``chosen`` (the caller holds the lock)."""
-    if mode in ("report", "both"):
+def run_stages(config: Config, mode: str, chosen: SnapshotSet, status: StageStatus,
+               force: bool) -> list[str]:
+    """Run the stages not done for ``chosen`` (the caller holds the lock); returns them."""
+    todo = stages_to_run(config, mode, status, force)
+    if not todo:
+        log_done(config, mode, status)
+        return todo
+    report_dir = config.paths.report_dir
+    if REPORT in todo:
+        check_latest_links(report_dir, sorted(chosen.paths))
+    elif mode == "both":
+        log.info("report for %s: done already; running the inspector only", chosen.date)
+    if REPORT in todo:
         outcome = run_report(config, chosen.date, chosen.paths, force=force)
         log.info("report %s: database %s, TSV %s (%s)", chosen.date, outcome.database,
                  outcome.tsv, outcome.tsv_path)
         # Only a report that succeeded moves the links: a failed run publishes nothing.
-        point_latest_links(config.paths.report_dir, chosen)
-    if mode in ("inspector", "both"):
+        point_latest_links(report_dir, chosen)
+    if INSPECTOR in todo:
         run_inspections(config, chosen.date, chosen.paths, force=force)
+    return todo
+
+
+def describe_plan(config: Config, mode: str, chosen: SnapshotSet, status: StageStatus,
+                  force: bool) -> list[str]:
+    """What a run would do (for ``--dry-run``), from the same facts a real run checks."""
+    date = chosen.date
+    lines = [f"snapshot set {date:%Y%m%d}:"]
+    lines += [f"  volume {volume}: {path}" for volume, path in sorted(chosen.paths.items())]
+    url = config.database.redacted_url
+    if status.database_problem:
+        lines.append(f"database: cannot check it ({status.database_problem}); "
+                     "a real run would stop there")
+    elif status.schema_change:
+        lines.append(f"database: {status.schema_change} in {url} first")
+    todo = stages_to_run(config, mode, status, force)
+    if mode != INSPECTOR:
+        lines += _describe_report(config, chosen, status, force, REPORT in todo)
+    if mode != REPORT:
+        lines += _describe_inspector(config, status, force, INSPECTOR in todo)
+    if not todo:
+        lines.append(f"nothing to do: every stage of {mode!r} is done for {date}")
+    return lines
+
+
+def _describe_report(config: Config, chosen: SnapshotSet, status: StageStatus, force: bool,
+                     runs: bool) -> list[str]:
+    date, url = chosen.date, config.database.redacted_url
+    tsv = tsv_path(config.paths.report_dir, date)
+    if not runs:
+        return [f"report for {date}: done (TSV {tsv} and database rows in place)"]
+    workers = min(config.paths.workers, len(chosen.paths))
+    lines = [f"would run the report for {date} on {plural(len(chosen.paths), 'volume')} "
+             f"({plural(workers, 'worker')})"]
+    if status.rows is None:
+        lines.append(f"would load database rows for {date} into {url} (unless already loaded)")
+    elif status.rows and force:
+        lines.append(f"would replace the database rows for {date} in {url}")
+    elif status.rows:
+        lines.append(f"database rows for {date} are already in {url}; they stay as they are")
+    else:
+        lines.append(f"would load database rows for {date} into {url}")
+    if status.tsv and not force:
+        lines.append(f"{tsv} exists; it stays as it is")
+    else:
+        lines.append(f"would {'rewrite' if status.tsv else 'write'} {tsv}")
+    lines.append(f"would then point latest-<vol>.dat.gz links in {config.paths.report_dir} "
+                 "at the set")
+    return lines
+
+
+def _describe_inspector(config: Config, status: StageStatus, force: bool, runs: bool) -> list[str]:
+    date = status.date
+    with_roots = [volume for volume in config.volumes if volume.inspect_roots]
+    if not runs:
+        return [f"inspector for {date}: done (every volume with inspection roots was loaded "
+                "from that date)"]
+    pending = with_roots if force or status.database_problem else status.pending_inspections(config)
+    names = ", ".join(volume.name for volume in pending) or "none"
+    return [f"would inspect and load volumes {names} from {date}"]

@@ -1,35 +1,35 @@
-"""The nightly usage report, end to end.
+"""The nightly usage report, end to end (what it computes: docs/outputs.md).
 
 One worker process per volume reads its snapshot once, builds that volume's
 rows and stages them in its own SQLite file.  The parent then publishes:
 first the database (one transaction, skipped when the date is loaded), then
 the TSV (atomically, skipped when it exists) — the TSV is the manager's
 "done" marker, so it is written last.  Staging files are removed whatever
-happens.  A failed snapshot aborts the run before anything is published.
+happens, including a stop by SIGTERM or Ctrl-C.  A failed snapshot aborts
+the run before anything is published.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import multiprocessing
-import os
 from dataclasses import dataclass
 from typing import Mapping
 
 from db.connection import connect
 from db.migrate import ensure_schema
 from db.usage import SKIPPED, load_usage, usage_loaded
+from utils.common.atomic import remove_stale_temporaries
 from utils.common.config import Config, QuotaConfig, VolumeConfig
-from utils.common.errors import UsageError
-from utils.common.errors import LurgeError
+from utils.common.errors import LurgeError, UsageError
+from utils.common.text import plural
+from utils.common.workers import map_in_workers
 from utils.directory.ldap import DirectorySnapshot, load_directory
-from utils.common.logs import setup_logging
 from utils.snapshots.discovery import Snapshot, open_snapshot
 from utils.snapshots.reader import ReadStats
 from utils.report.rows import UsageRow, build_rows
-from utils.report.tsv import tsv_path, write_report
-from utils.report.staging import read_rows, remove_staging, staging_path, write_rows
+from utils.report.tsv import tsv_dir, tsv_path, tsv_written, write_report
+from utils.report.staging import prepare_staging, read_rows, remove_staging, staging_path, write_rows
 from utils.report.usage import aggregate_usage
 
 log = logging.getLogger(__name__)
@@ -89,14 +89,17 @@ def run_report(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
     with connect(config.database.url, timeout=config.database.timeout) as db:
         ensure_schema(db)
         loaded = usage_loaded(db, date)
-        if loaded and os.path.exists(tsv) and not force:
+        if loaded and tsv_written(tsv) and not force:
             log.info("report for %s: database rows and %s already exist; nothing to do", date, tsv)
             return ReportOutcome(date, 0, "skipped", "skipped", tsv)
-        removed = remove_staging(report_dir)
+        directory = load_directory(config.ldap)
+        removed = prepare_staging(report_dir)
         if removed:
             log.warning("removed %d staging files left by an earlier run", len(removed))
+        for name in remove_stale_temporaries(tsv_dir(report_dir)):
+            log.warning("removed %s, a temporary report file left by an earlier run", name)
         try:
-            rows = _stage_all(config, date, snapshot_paths, load_directory(config.ldap))
+            rows = _stage_all(config, date, snapshot_paths, directory)
             database = _publish_database(db, date, rows, loaded, force)
             tsv_action = _publish_tsv(tsv, rows, force)
         finally:
@@ -114,10 +117,9 @@ def _stage_all(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
         for number, path in sorted(snapshot_paths.items())
     ]
     workers = min(config.paths.workers, len(tasks))
-    log.info("report for %s: %d volumes on %d workers", date, len(tasks), workers)
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=setup_logging) as pool:
-        staged = pool.map(stage_volume, tasks, chunksize=1)
+    log.info("report for %s: %s on %s", date, plural(len(tasks), "volume"),
+             plural(workers, "worker"))
+    staged = map_in_workers(stage_volume, tasks, workers)
     rows: list[UsageRow] = []
     for result in staged:
         log.info("volume %d: %d lines, %d malformed, %d rows staged", result.volume,
@@ -139,7 +141,7 @@ def _publish_database(db, date: dt.date, rows: list[UsageRow], loaded: bool, for
 
 
 def _publish_tsv(path: str, rows: list[UsageRow], force: bool) -> str:
-    exists = os.path.exists(path)
+    exists = tsv_written(path)
     if exists and not force:
         log.info("tsv: %s exists; skipped", path)
         return "skipped"

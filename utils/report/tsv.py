@@ -1,9 +1,10 @@
-"""The dated TSV report (SPEC §2.1): exact text, written atomically."""
+"""The dated TSV report: exact text, written atomically (columns: docs/outputs.md)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import stat
 from typing import Iterable
 
 from utils.common.atomic import atomic_write
@@ -22,6 +23,14 @@ def tsv_dir(report_dir: str) -> str:
 def tsv_path(report_dir: str, date: dt.date) -> str:
     """``<report_dir>/report-output-files/report-<YYYYMMDD>.tsv``."""
     return os.path.join(tsv_dir(report_dir), f"report-{date:%Y%m%d}.tsv")
+
+
+def tsv_written(path: str) -> bool:
+    """Whether a report TSV is in place at ``path`` (a regular file; a planted link is not one)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
 
 
 def _cell(value: object) -> str:

@@ -20,6 +20,7 @@ from typing import Sequence
 
 from utils.common.config import Config
 from utils.common.errors import LurgeError, UploadError, UsageError
+from utils.common.folders import report_dir
 from utils.common.locking import run_lock
 from utils.directory.getent import dump_getent
 from utils.directory.ldap import DirectorySnapshot
@@ -54,18 +55,10 @@ def check_upload_options(config: Config, *, upload: bool, delete_removed: bool) 
         raise UsageError(f"{config.source}: [s3] bucket is empty; set it, or pass --no-upload")
 
 
-def check_report_dir(config: Config) -> None:
-    """The splitter keeps its lock in the report folder (created when missing): not a file."""
-    report_dir = config.paths.report_dir
-    if os.path.lexists(report_dir) and not os.path.isdir(report_dir):
-        raise UsageError(f"{config.source}: [paths] report_dir {report_dir} is not a folder "
-                         "(the splitter keeps its lock there)")
-
-
 def preflight(config: Config, out_dir: str, *, upload: bool, delete_removed: bool) -> str:
     """The checks that read no snapshot (options, report folder, output folder); the real output path."""
     check_upload_options(config, upload=upload, delete_removed=delete_removed)
-    check_report_dir(config)
+    report_dir(config)  # the splitter keeps its lock there: it must exist and be writable
     return check_output_dir(out_dir, protected_folders(config))
 
 

@@ -19,7 +19,6 @@ read as one stream.  Nothing but the chunks in flight is held in memory.
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import functools
 import gzip
 import logging
@@ -34,11 +33,10 @@ import pyarrow.compute as pc
 from utils.snapshots.b64paths import decode_paths, encoded_prefix
 from utils.snapshots.byteviews import starts_with_any, value_offsets
 from utils.snapshots.compression import HAVE_ISAL, igzip, isal_zlib
-from utils.common.config import Config, SplitterConfig
-from utils.common.errors import LurgeError
+from utils.common.config import SplitterConfig
 from utils.directory.ldap import DirectorySnapshot
 from utils.snapshots.chunks import Chunk
-from utils.snapshots.discovery import Snapshot, newest_snapshot
+from utils.snapshots.discovery import Snapshot
 from utils.snapshots.reader import ReadStats, map_chunks
 from utils.splitter.dirswap import private_opener
 
@@ -55,33 +53,6 @@ SPLIT_BLOCK_SIZE = 6 * 1024 * 1024
 _DIRECTORY = b"d"
 _NEWLINE = 0x0A
 _GID_LIMIT = 1 << 64
-
-
-# ------------------------------------------------------------------ snapshots
-
-def choose_snapshots(config: Config, today: dt.date | None = None) -> list[Snapshot]:
-    """The newest snapshot of each splitter volume within ``max_days_ago``, in config order.
-
-    Warns when a volume's newest snapshot is not today's; a volume without any
-    is an error naming every such volume.
-    """
-    today = today or dt.date.today()
-    max_days = config.paths.max_days_ago
-    chosen: list[Snapshot] = []
-    missing: list[str] = []
-    for volume in config.splitter_volumes:
-        snapshot = newest_snapshot(config.paths.mpistat_dir, volume.number, today, max_days)
-        if snapshot is None:
-            missing.append(str(volume.number))
-            continue
-        if snapshot.date != today:
-            log.warning("volume %d: the newest snapshot is %s, from %s (%d days ago), not today's",
-                        volume.number, snapshot.path, snapshot.date, (today - snapshot.date).days)
-        chosen.append(snapshot)
-    if missing:
-        raise LurgeError(f"no snapshot within the last {max_days} days in {config.paths.mpistat_dir} "
-                         f"for volume(s) {', '.join(missing)}; nothing split")
-    return chosen
 
 
 # ------------------------------------------------------------------ output names

@@ -1,0 +1,74 @@
+"""Worker processes for the per-volume passes: they log like the parent and leave stopping to it.
+
+Stopping (SIGTERM from ``bkill``, Ctrl-C) is the parent's decision: workers
+ignore Ctrl-C, and a stop terminates the pool, so no worker is left behind
+and no semaphore leaks.  Otherwise (every task done, or one failed) the
+workers are simply told to leave and waited for.  A worker that receives SIGTERM itself (``bkill`` signals
+every process of the job) ends at once when it is busy with a task; an idle
+one first unwinds, which releases the pool's queue lock it holds while it
+waits for a task (killed outright, it would keep that lock forever and the
+parent's clean-up would wait for it forever).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from typing import Callable, Sequence, TypeVar
+
+from utils.common.logs import setup_logging
+
+T = TypeVar("T")
+R = TypeVar("R")
+_busy = False  # in a worker: whether a task is running
+
+
+def map_in_workers(func: Callable[[T], R], items: Sequence[T], processes: int) -> list[R]:
+    """``[func(item) for item in items]``, one task per item, on a pool of spawned workers.
+
+    ``func`` must be a module-level function (it is pickled).  Workers log at
+    the parent's level, so ``-v`` reaches them too.
+    """
+    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(processes, initializer=start_worker, initargs=(verbose,))
+    try:
+        return pool.map(_Task(func), items, chunksize=1)
+    except KeyboardInterrupt:  # a stop: abandon the tasks in progress
+        pool.terminate()
+        raise
+    finally:  # every task has ended: the idle workers leave when told, no signal needed
+        pool.close()
+        pool.join()
+
+
+class _Task:
+    """``func`` run with the worker marked busy (picklable when ``func`` is)."""
+
+    def __init__(self, func: Callable[[T], R]) -> None:
+        self.func = func
+
+    def __call__(self, item: T) -> R:
+        global _busy
+        _busy = True
+        try:
+            return self.func(item)
+        finally:
+            _busy = False
+
+
+def start_worker(verbose: bool) -> None:
+    """Pool initializer: logging as in the parent; SIGINT is the parent's business."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _leave)
+    setup_logging(verbose)
+
+
+def _leave(signum: int, frame: object) -> None:
+    """SIGTERM in a worker: end a task at once; when idle, unwind (see the module)."""
+    if _busy:
+        os._exit(128 + signum)  # the parent removes whatever the task had staged
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise SystemExit(128 + signum)
