@@ -21,7 +21,6 @@ from utils.demo.synthetic import SHAPES, snapshot_name, snapshot_pattern
 LINES = 2000
 TODAY = dt.date.today()
 SNAPSHOT_TIME = time.time() - 60
-NEEDS_DISCOVERY = "needs discovery by [paths] snapshot_pattern"
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -68,9 +67,8 @@ def mpistat_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, list[t
 
 
 @pytest.mark.parametrize("shape", [
-    pytest.param("wrstat5", marks=pytest.mark.xfail(strict=True, reason=NEEDS_DISCOVERY)),
-    pytest.param("wrstat6", marks=pytest.mark.xfail(
-        strict=True, reason=f"{NEEDS_DISCOVERY}, and the reader rework")),
+    "wrstat5",
+    pytest.param("wrstat6", marks=pytest.mark.xfail(strict=True, reason="needs the reader rework")),
 ])
 def test_every_format_publishes_the_same_report(tmp_path: Path, shape: str,
                                                 mpistat_run: tuple[bytes, list[tuple]]) -> None:

@@ -255,7 +255,7 @@ def test_generated_tsv_equals_db_and_independent_sums(tmp_path: Path, db_url: st
 def nothing_loaded(db_url: str) -> bool:
     """No report rows (refused runs stop before they even create the tables)."""
     with connect(db_url) as db:
-        return "lustre_usage" not in existing_tables(db) or not db.query(
+        return "lustre_usage" not in existing_tables(db.database) or not db.query(
             "SELECT 1 FROM lustre_usage LIMIT 1")
 
 

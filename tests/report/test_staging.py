@@ -17,7 +17,7 @@ def test_rows_round_trip_with_names_that_are_not_utf8(tmp_path: Path) -> None:
         UsageRow("scratch118", None, "équipe", 7, 2048, None, f"/lustre/old/{NOT_UTF8}", False, 1024,
                  status="OK"),
     ]
-    path = tmp_path / "staging" / "usage.sqlite"
+    path = tmp_path / "usage.sqlite"
     write_rows(str(path), rows)
     assert read_rows(str(path)) == rows
     assert read_rows(str(path))[0].group_name.encode("utf-8", "surrogateescape") == b"bad\xff\xfeutf8"

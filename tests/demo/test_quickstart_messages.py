@@ -18,7 +18,7 @@ def demo(run: Path) -> subprocess.CompletedProcess[str]:
 def test_the_demo_runs_and_says_what_it_generated(tmp_path: Path) -> None:
     first = demo(tmp_path / "run")
     assert first.returncode == 0, first.stderr
-    assert f"demo: generating 3 snapshots of 3,000 lines in {tmp_path}/run/mpistat\n" in first.stdout
+    assert f"demo: generating 3 mpistat snapshots of 3,000 lines in {tmp_path}/run/mpistat\n" in first.stdout
     tsv = tmp_path / "run" / "reports" / "report-output-files" / f"report-{dt.date.today():%Y%m%d}.tsv"
     assert f"demo: TSV report:  {tsv}\n" in first.stdout and tsv.exists()
 
