@@ -1,9 +1,17 @@
-"""The report's aggregation pass: used bytes and newest mtime per gid (SPEC §2)."""
+"""The report's aggregation pass: used bytes, inodes and newest mtime per key.
+
+The key is the gid for the group report (docs/outputs.md); the same code sums
+per (uid, gid) for the per-user report.  Sums are exact whatever the sizes: each
+chunk sums the high and low 32 bits of ⌊size / nlink⌋ separately (neither can
+wrap below 2^32 rows per chunk) and the chunks' sums are combined as Python
+integers.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Hashable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -13,17 +21,23 @@ from utils.snapshots.discovery import Snapshot
 from utils.snapshots.reader import ReadStats, map_chunks
 
 NO_MTIME = -1  # sentinel for "no mtime at or before the snapshot time"
+GROUP_KEYS = ("gid",)
+_LOW_BITS = np.uint64(0xFFFFFFFF)
+_HIGH_SHIFT = np.uint64(32)
 
 
 @dataclass
 class GroupUsage:
-    """What one gid holds on one volume."""
+    """What one key (a gid, or a uid and gid) holds on one volume."""
 
     used: int = 0
+    inodes: int = 0
     last_mtime: int | None = None
 
-    def merge(self, used: int, last_mtime: int | None) -> None:
+    def merge(self, used: int, inodes: int, last_mtime: int | None) -> None:
+        """Add another part of the same key's lines."""
         self.used += used
+        self.inodes += inodes
         if last_mtime is not None and (self.last_mtime is None or last_mtime > self.last_mtime):
             self.last_mtime = last_mtime
 
@@ -33,21 +47,40 @@ class GroupUsage:
         return self.used == 0 and self.last_mtime is None
 
 
-def chunk_usage(chunk: Chunk, snapshot_time: float) -> pa.Table:
-    """Per-gid partial sums of one chunk: columns gid, used_sum, mtime_max.
+def chunk_usage(chunk: Chunk, snapshot_time: float, keys: Sequence[str] = GROUP_KEYS) -> pa.Table:
+    """Per-key partial sums of one chunk.
 
-    ``used`` is ⌊size / nlink⌋ (nothing for nlink 0); ``mtime_max`` ignores
-    mtimes later than the snapshot time and is NO_MTIME when none remain.
+    Columns: the key columns, ``high_sum`` and ``low_sum`` (the two 32-bit
+    halves of Σ ⌊size / nlink⌋; nothing for nlink 0), ``inodes`` (lines) and
+    ``mtime_max`` (ignoring mtimes later than the snapshot time; NO_MTIME when
+    none remain).
     """
     nlink = chunk.nlink
-    linked = nlink > 0
     used = np.zeros(len(chunk), dtype=np.uint64)
-    np.floor_divide(chunk.size, nlink, out=used, where=linked)
-    threshold = np.uint64(math.floor(snapshot_time))
-    dated = chunk.mtime <= threshold
-    mtime = np.where(dated, chunk.mtime.astype(np.int64), NO_MTIME)
-    table = pa.table({"gid": chunk.gid, "used": used, "mtime": mtime})
-    return table.group_by("gid", use_threads=False).aggregate([("used", "sum"), ("mtime", "max")])
+    np.floor_divide(chunk.size, nlink, out=used, where=nlink > 0)
+    threshold = np.uint64(max(math.floor(snapshot_time), 0))
+    mtime = np.where(chunk.mtime <= threshold, chunk.mtime.astype(np.int64), NO_MTIME)
+    columns = {key: getattr(chunk, key) for key in keys}
+    columns.update(high=used >> _HIGH_SHIFT, low=used & _LOW_BITS, mtime=mtime,
+                   inodes=np.ones(len(chunk), dtype=np.uint64))
+    table = pa.table(columns)
+    return table.group_by(list(keys), use_threads=False).aggregate(
+        [("high", "sum"), ("low", "sum"), ("inodes", "sum"), ("mtime", "max")])
+
+
+def merge_partial(totals: dict[Hashable, GroupUsage], partial: pa.Table,
+                  keys: Sequence[str] = GROUP_KEYS) -> None:
+    """Add one chunk's partial sums to ``totals`` (keyed by the key value, or a
+    tuple of them when there are several keys)."""
+    key_values = [partial.column(key).to_pylist() for key in keys]
+    labels = key_values[0] if len(keys) == 1 else list(zip(*key_values))
+    for label, high, low, inodes, mtime in zip(labels,
+                                               partial.column("high_sum").to_pylist(),
+                                               partial.column("low_sum").to_pylist(),
+                                               partial.column("inodes_sum").to_pylist(),
+                                               partial.column("mtime_max").to_pylist()):
+        totals.setdefault(label, GroupUsage()).merge((high << 32) + low, inodes,
+                                                     None if mtime == NO_MTIME else mtime)
 
 
 def aggregate_usage(snapshot: Snapshot, stats: ReadStats | None = None) -> dict[int, GroupUsage]:
@@ -56,8 +89,5 @@ def aggregate_usage(snapshot: Snapshot, stats: ReadStats | None = None) -> dict[
     label = f"usage of volume {snapshot.volume}"
     for partial in map_chunks(snapshot.path, lambda c: chunk_usage(c, snapshot.time),
                               label=label, stats=stats):
-        for gid, used, mtime in zip(partial.column("gid").to_pylist(),
-                                    partial.column("used_sum").to_pylist(),
-                                    partial.column("mtime_max").to_pylist()):
-            totals.setdefault(gid, GroupUsage()).merge(used, None if mtime == NO_MTIME else mtime)
+        merge_partial(totals, partial)
     return totals

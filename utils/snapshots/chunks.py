@@ -38,7 +38,7 @@ FIELD_NAMES = ("path", "size", "uid", "gid", "atime", "mtime", "ctime", "type", 
                "dev")
 NUMERIC_FIELDS = ("size", "uid", "gid", "atime", "mtime", "ctime", "inode", "nlink")
 # The columns a Chunk carries; the other numeric fields are only validated.
-INT_COLUMNS = ("size", "gid", "mtime", "nlink")
+INT_COLUMNS = ("size", "uid", "gid", "mtime", "nlink")
 TEXT_COLUMNS = ("path", "type")
 TEXT_FIELDS = ("path", "type", "dev")
 _NUMERIC_INDEXES = tuple(FIELD_NAMES.index(name) for name in NUMERIC_FIELDS)
@@ -67,6 +67,7 @@ class Chunk:
     """
 
     size: np.ndarray
+    uid: np.ndarray
     gid: np.ndarray
     mtime: np.ndarray
     nlink: np.ndarray
