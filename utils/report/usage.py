@@ -58,8 +58,11 @@ def chunk_usage(chunk: Chunk, snapshot_time: float, keys: Sequence[str] = GROUP_
     nlink = chunk.nlink
     used = np.zeros(len(chunk), dtype=np.uint64)
     np.floor_divide(chunk.size, nlink, out=used, where=nlink > 0)
-    threshold = np.uint64(max(math.floor(snapshot_time), 0))
-    mtime = np.where(chunk.mtime <= threshold, chunk.mtime.astype(np.int64), NO_MTIME)
+    if snapshot_time >= 0:
+        dated = chunk.mtime <= np.uint64(math.floor(snapshot_time))
+    else:  # a snapshot dated before 1970: no mtime is at or before it
+        dated = np.zeros(len(chunk), dtype=bool)
+    mtime = np.where(dated, chunk.mtime.astype(np.int64), NO_MTIME)
     columns = {key: getattr(chunk, key) for key in keys}
     columns.update(high=used >> _HIGH_SHIFT, low=used & _LOW_BITS, mtime=mtime,
                    inodes=np.ones(len(chunk), dtype=np.uint64))
