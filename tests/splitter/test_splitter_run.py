@@ -77,6 +77,7 @@ def write_config(tmp_path: Path, *, groups: Iterable[tuple[int, str, bool]] = GR
         f"mpistat_dir = {toml_string(str(tmp_path / 'mpistat'))}",
         f"report_dir = {toml_string(str(tmp_path / 'report'))}",
         "max_days_ago = 3",
+        "max_malformed_fraction = 0.05",  # the generated volumes hold 2% malformed lines
         "[database]",
         f"url = {toml_string('sqlite:///' + str(tmp_path / 'lurge.db'))}",
         "[ldap]",

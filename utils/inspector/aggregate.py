@@ -25,9 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utils.snapshots.b64paths import decode_path_spans
-from utils.snapshots.byteviews import (binary_views, equal_ignoring_case, pieces_of, spans_of,
-                             starts_with_any)
+from utils.snapshots.pathfields import decode_path_spans, prefix_candidates
+from utils.snapshots.byteviews import binary_views, equal_ignoring_case, pieces_of, spans_of
 from utils.inspector.filetypes import NO_TYPE, FileTypeMatcher
 from utils.directory.ldap import DirectorySnapshot
 from utils.snapshots.chunks import Chunk
@@ -99,8 +98,8 @@ class InspectionPlan:
     def __post_init__(self) -> None:
         self.filetype_matcher = FileTypeMatcher(self.filetypes)
         self._matchers = [root.matcher() for root in self.roots]
-        prefixes = {root.encoded_prefix for root in self.roots}
-        # base64 prefixes that every inspected path starts with (none: no filter)
+        prefixes = {root.literal_prefix for root in self.roots}
+        # prefixes that every inspected path starts with (none: no filter)
         self.path_prefixes = () if b"" in prefixes else tuple(sorted(prefixes))
         self.mtime_threshold = np.uint64(math.floor(self.snapshot_time))
         self._key_sets: dict[tuple[bytes, bool], RecordSet] = {}
@@ -280,10 +279,10 @@ def _mostly_under_prefixes(encoded: pa.Array | pa.ChunkedArray, plan: Inspection
 
 
 def _under_prefixes(encoded: pa.Array | pa.ChunkedArray, plan: InspectionPlan) -> np.ndarray:
-    """Row mask: the base64 path starts like a path under one of the roots."""
+    """Row mask: the path field may stand for a path under one of the roots."""
     if not plan.path_prefixes:
         return np.ones(len(encoded), dtype=bool)
-    return starts_with_any(encoded, (prefix.decode() for prefix in plan.path_prefixes))
+    return prefix_candidates(encoded, plan.path_prefixes)
 
 
 def _regroup(table: pa.Table, keys: list[str], aggregations: list[tuple[str, str]]) -> pa.Table:
@@ -429,7 +428,8 @@ def inspect_snapshot(snapshot: Snapshot, volume_name: str, plan: InspectionPlan,
     entries: list[tuple[int, pa.Table]] = []
     undecodable = 0
     partials = map_chunks(snapshot.path, lambda chunk: inspect_chunk(chunk, plan),
-                          label=f"inspecting volume {snapshot.volume}", stats=stats)
+                          label=f"inspecting volume {snapshot.volume}", stats=stats,
+                          max_malformed_fraction=snapshot.max_malformed_fraction)
     for sequence, partial in enumerate(partials):
         undecodable += partial.undecodable
         if partial.sums is not None:

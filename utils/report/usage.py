@@ -91,6 +91,7 @@ def aggregate_usage(snapshot: Snapshot, stats: ReadStats | None = None) -> dict[
     totals: dict[int, GroupUsage] = {}
     label = f"usage of volume {snapshot.volume}"
     for partial in map_chunks(snapshot.path, lambda c: chunk_usage(c, snapshot.time),
-                              label=label, stats=stats):
+                              label=label, stats=stats,
+                              max_malformed_fraction=snapshot.max_malformed_fraction):
         merge_partial(totals, partial)
     return totals

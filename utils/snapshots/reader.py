@@ -9,6 +9,7 @@ from fractions import Fraction
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from utils.common.config import DEFAULT_MAX_MALFORMED_FRACTION
 from utils.common.errors import SnapshotError
 from utils.common.logs import Progress
 from utils.snapshots.buffers import keep_freed_memory, uninitialized_bytearray
@@ -19,7 +20,6 @@ log = logging.getLogger(__name__)
 
 BLOCK_SIZE = 8 * 1024 * 1024  # decompressed bytes per block
 PARSE_THREADS = 2
-DEFAULT_MAX_MALFORMED_FRACTION = 0.01
 T = TypeVar("T")
 
 

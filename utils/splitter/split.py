@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utils.snapshots.b64paths import decode_paths, encoded_prefix
+from utils.snapshots.pathfields import decode_paths, prefix_candidates
 from utils.snapshots.byteviews import starts_with_any, value_offsets
 from utils.snapshots.compression import HAVE_ISAL, igzip, isal_zlib
 from utils.common.config import SplitterConfig
@@ -106,12 +106,6 @@ class SplitPlan:
     output_of_gid: Mapping[int, int]  # gid -> output index; absent: the name is unusable
     unusable: Mapping[int, tuple[str, str]]  # gid -> (name, reason) for skipped names
     compress: Callable[[bytes], bytes]
-    encoded_prefixes: tuple[str, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        encoded = tuple(encoded_prefix(p.encode()).decode("ascii") for p in self.special_prefixes)
-        # An empty encoded prefix (a prefix under 3 bytes) filters nothing.
-        object.__setattr__(self, "encoded_prefixes", () if "" in encoded else encoded)
 
 
 def make_plan(directory: DirectorySnapshot, settings: SplitterConfig, *, by_gid: bool = False) -> SplitPlan:
@@ -158,11 +152,10 @@ def select_rows(chunk: Chunk, plan: SplitPlan) -> tuple[np.ndarray, int]:
     if not len(candidates):
         return keep, 0
     paths = chunk.take_paths(candidates)
-    if plan.encoded_prefixes:
-        passing = np.flatnonzero(starts_with_any(paths, plan.encoded_prefixes))
-        candidates, paths = candidates[passing], paths.take(passing)
-        if not len(candidates):
-            return keep, 0
+    passing = np.flatnonzero(prefix_candidates(paths, [p.encode() for p in plan.special_prefixes]))
+    candidates, paths = candidates[passing], paths.take(passing)
+    if not len(candidates):
+        return keep, 0
     decoded, valid = decode_paths(paths)
     matched = starts_with_any(decoded, plan.special_prefixes) & valid
     keep[candidates[matched]] = True
@@ -362,7 +355,8 @@ def _split_one(snapshot: Snapshot, plan: SplitPlan, files: MemberFiles, result: 
     kept = undecodable = 0
     label = f"splitting volume {snapshot.volume}"
     for part in map_chunks(snapshot.path, lambda chunk: split_chunk(chunk, plan), label=label,
-                           stats=stats, block_size=SPLIT_BLOCK_SIZE):
+                           stats=stats, block_size=SPLIT_BLOCK_SIZE,
+                           max_malformed_fraction=snapshot.max_malformed_fraction):
         for batch in part.batches:
             name = plan.labels[batch.output]
             files.append(output_filename(name), batch.member)
