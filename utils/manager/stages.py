@@ -170,8 +170,6 @@ def describe_plan(config: Config, mode: str, chosen: SnapshotSet, status: StageS
     lines = [f"snapshot set {date:%Y%m%d}:"]
     lines += [f"  volume {volume}: {path}" for volume, path in sorted(chosen.paths.items())]
     url = config.database.redacted_url
-    if status.database_problem:  # a real run stops there
-        return lines + [f"would fail: {status.database_problem}"]
     if status.schema_change:
         lines.append(f"database: {status.schema_change} in {url} first")
     todo = stages_to_run(config, mode, status, force)
@@ -179,7 +177,9 @@ def describe_plan(config: Config, mode: str, chosen: SnapshotSet, status: StageS
         lines += _describe_report(config, chosen, status, force, REPORT in todo)
     if mode != REPORT:
         lines += _describe_inspector(config, status, force, INSPECTOR in todo)
-    if not todo:
+    if status.database_problem:  # a real run stops at its first database step
+        lines.append(f"would fail: {status.database_problem}")
+    elif not todo:
         lines.append(f"nothing to do: every stage of {mode!r} is done for {date}")
     return lines
 
