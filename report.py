@@ -100,7 +100,9 @@ def main(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     volumes = snapshot_volumes(config, args.date, args.files, partial=args.partial)
     with run_lock(report_dir(config)):
-        run_report(config, args.date, volumes, force=args.force)
+        outcome = run_report(config, args.date, volumes, force=args.force)
+    if outcome.summary:
+        log.info("%s %s", args.date, outcome.summary)
     return EXIT_OK
 
 

@@ -281,6 +281,14 @@ def usage_by_gid(lines: Iterable[bytes], snapshot_time: float) -> dict[int, tupl
     return _usage(lines, snapshot_time, lambda record: record.gid)
 
 
+def inodes_by_gid(lines: Iterable[bytes]) -> dict[int, int]:
+    """gid -> number of well-formed lines (the report's inodes)."""
+    counts: dict[int, int] = {}
+    for record in records(lines):
+        counts[record.gid] = counts.get(record.gid, 0) + 1
+    return counts
+
+
 def usage_by_owner(lines: Iterable[bytes],
                    snapshot_time: float) -> dict[tuple[int, int], tuple[int, int | None]]:
     """(uid, gid) -> (used, last_mtime), by the same rules as :func:`usage_by_gid`."""

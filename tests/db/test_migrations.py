@@ -27,6 +27,7 @@ from tests.fixtures.database import connect as sql_connect
 from utils.common.config import load_config
 from utils.common.errors import DatabaseError
 from utils.manager.stages import SnapshotSet, describe_plan
+from utils.manager.status import read_status
 from utils.report.rows import UsageRow, UserUsageRow
 
 OLD_SCHEMA = Path(__file__).parent / "old_schema"
@@ -208,7 +209,8 @@ def test_a_database_newer_than_the_code_is_refused(db_url: str, tmp_path: Path) 
     # the manager's dry run says so, and still exits normally
     sections = base_sections(tmp_path, db_url, "ldif:/nonexistent", [{"number": 1, "mount": "/lustre/scratch1"}])
     config = load_config(str(write_config(tmp_path / "lurge.toml", sections)))
-    plan = describe_plan(config, "report", SnapshotSet(DAYS[0], {1: "x.dat.gz"}), False)
+    plan = describe_plan(config, "report", SnapshotSet(DAYS[0], {1: "x.dat.gz"}),
+                         read_status(config, DAYS[0], dry_run=True), False)
     assert plan[-1] == f"would fail: {database.url}: {message}"
 
 

@@ -29,7 +29,8 @@ from utils.demo.synthetic import format_line, write_snapshot
 DAY = 86400
 LDIF_URL = f"ldif:{DIRECTORY_LDIF}"
 TSV_HEADER = ("Lustre Volume\tPI\tUnix Group\tUsed (bytes)\tQuota (bytes)\tLast Modified (days)\t"
-              "Archived Directories\tIs Humgen?\tQuota Used (bytes)\n")
+              "Archived Directories\tIs Humgen?\tQuota Used (bytes)\tInodes\tInode Quota\t"
+              "Inode Quota Used\tDays Until Full (bytes)\tDays Until Full (inodes)\tStatus\n")
 USAGE_QUERY = """
 SELECT v.scratch_disk, p.pi_name, g.group_name, g.is_humgen, u.used, u.quota, u.quota_used,
        u.record_date, u.last_modified
@@ -102,16 +103,37 @@ def expected_rows(entries: Sequence[Entry]) -> list[tuple]:
 
 def expected_tsv(entries: Sequence[Entry],
                  quotas: Mapping[str, tuple[int | None, int | None]] | None = None) -> str:
-    """The whole report TSV for ``entries`` without archives.
+    """The whole report TSV for ``entries`` without archives, on a database
+    holding no earlier dates (so no group has a slope).
 
-    ``quotas``: group name -> (quota, quota used) in bytes; absent groups have none.
+    ``quotas``: group name -> (quota, quota used) in bytes, as the fake ``lfs``
+    answers (no inode quota, 0 files); absent groups have none.  Every entry is
+    its group's only line on its volume: 1 inode.
     """
     lines = [TSV_HEADER]
     for volume, pi, name, used, modified, humgen in expected_rows(entries):
         quota, quota_used = (quotas or {}).get(name, (None, None))
-        cells = (volume, pi, name, used, quota, modified, None, humgen, quota_used)
+        files = None if quota_used is None else 0
+        value = used if quota_used is None else quota_used
+        cells = (volume, pi, name, used, quota, modified, None, humgen, quota_used, 1, None, files,
+                 one_point_days_until_full(value, quota), None, one_point_status(value, quota))
         lines.append("\t".join(tsv_cell(cell) for cell in cells) + "\n")
     return "".join(lines)
+
+
+def one_point_days_until_full(value: int, quota: int | None) -> float | None:
+    """Days until full with no history: 0.0 when already full, else unknown."""
+    return 0.0 if quota is not None and value >= quota else None
+
+
+def one_point_status(value: int, quota: int | None) -> str | None:
+    """The status with no history and the default rules: the projection is
+    today's value, so only the lowest fraction of each rule set matters."""
+    if quota is None:
+        return None
+    if value > 0.85 * quota:
+        return "Not OK"
+    return "Kinda OK" if value > 0.80 * quota else "OK"
 
 
 def sort_rows(rows: Any) -> list[tuple]:

@@ -177,8 +177,10 @@ def test_hostile_names_are_stored_and_printed_exactly(tmp_path: Path, db_url: st
     archive_root = tmp_path / "archive" / "root"
     expected_lines = [TSV_HEADER]
     for volume, pi, name, used, modified, humgen, archived in expected_report():
+        # one line per group; lfs answers 1 KiB of a 2 KiB quota and no inode quota: OK
         cells = (volume, pi, name, used, 2048, modified,
-                 f"{archive_root}/{name}" if archived else None, humgen, 1024)
+                 f"{archive_root}/{name}" if archived else None, humgen, 1024, 1, None, 0, None,
+                 None, "OK")
         expected_lines.append("\t".join(tsv_cell(cell) for cell in cells) + "\n")
     tsv = tmp_path / "reports" / "report-output-files" / f"report-{DATE:%Y%m%d}.tsv"
     assert tsv.read_text(encoding="utf-8") == "".join(expected_lines)

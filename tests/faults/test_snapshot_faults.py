@@ -19,7 +19,7 @@ import pytest
 from tests.fixtures.database import connect
 from tests.faults.common import LDIF_URL, listing, make_config, run, sort_rows, tsv_cell, TSV_HEADER
 from tests.fixtures.slapd import EXPECTED_DIRECTORY
-from tests.reference import inspect_reference, parse_line, read_lines, usage_by_gid
+from tests.reference import inodes_by_gid, inspect_reference, parse_line, read_lines, usage_by_gid
 from utils.common.config import DEFAULT_FILETYPES, DEFAULT_SPECIAL_PREFIXES
 from utils.snapshots.discovery import snapshot_filename
 from utils.demo.synthetic import SyntheticOptions, synthetic_lines, write_snapshot
@@ -163,17 +163,20 @@ def test_malformed_lines_are_counted_and_the_good_lines_give_exact_results(tmp_p
     assert report.returncode == 0, report.stderr
     assert counted in report.stderr
     rows = []
+    inodes = inodes_by_gid(lines)
     for gid, (used, mtime) in usage_by_gid(lines, snapshot_time).items():
         if used == 0 and mtime is None:
             continue
         humgen = gid in EXPECTED_DIRECTORY.humgen
         pi = EXPECTED_DIRECTORY.pis.get(gid) if humgen else None
         rows.append(("scratch116", pi, _name(gid) or str(gid), used, _days(snapshot_time, mtime),
-                     humgen))
+                     humgen, inodes[gid]))
     rows.sort(key=lambda r: (r[0], r[1] is not None, r[1] or "", r[2]))
+    no_quota = (None,) * 5  # quotas disabled: no inode quota, no projection, no status
     expected = TSV_HEADER + "".join(
-        "\t".join(tsv_cell(c) for c in (vol, pi, name, used, None, days, None, humgen, None)) + "\n"
-        for vol, pi, name, used, days, humgen in rows)
+        "\t".join(tsv_cell(c) for c in (vol, pi, name, used, None, days, None, humgen, None, count,
+                                        *no_quota)) + "\n"
+        for vol, pi, name, used, days, humgen, count in rows)
     tsv = tmp_path / "reports" / "report-output-files" / f"report-{date:%Y%m%d}.tsv"
     assert tsv.read_text(encoding="utf-8") == expected
 

@@ -36,26 +36,26 @@ WRAPPED = (
 @pytest.mark.parametrize(
     "output, expected",
     [
-        pytest.param(PLAIN, Quota(1234 * KIB, 2048 * KIB), id="plain"),
-        pytest.param(WRAPPED, Quota(123456 * KIB, 1073741824 * KIB), id="wrapped"),
+        pytest.param(PLAIN, Quota(1234 * KIB, 2048 * KIB, 56, None), id="plain"),
+        pytest.param(WRAPPED, Quota(123456 * KIB, 1073741824 * KIB, 42, None), id="wrapped"),
         pytest.param(
             "     /lustre/s1    2049*   1024    2048 6d23h59m59s     100*     50     100    none\n",
-            Quota(2049 * KIB, 2048 * KIB), id="star-on-used-and-files",
+            Quota(2049 * KIB, 2048 * KIB, 100, 100), id="star-on-used-and-files",
         ),
         pytest.param(
-            "/lustre/s1 10 5 8* - 7 0 9* -\n", Quota(10 * KIB, 8 * KIB), id="star-on-hard-limits",
+            "/lustre/s1 10 5 8* - 7 0 9* -\n", Quota(10 * KIB, 8 * KIB, 7, 9), id="star-on-hard-limits",
         ),
-        pytest.param("/lustre/s1 10* 5 0 none 7 0 0 -\n", Quota(10 * KIB, None), id="grace-none"),
-        pytest.param("/lustre/s1 10* 5 20 [7d] 7 0 0 1w2d3h4m5s\n", Quota(10 * KIB, 20 * KIB),
+        pytest.param("/lustre/s1 10* 5 0 none 7 0 0 -\n", Quota(10 * KIB, None, 7, None), id="grace-none"),
+        pytest.param("/lustre/s1 10* 5 20 [7d] 7 0 0 1w2d3h4m5s\n", Quota(10 * KIB, 20 * KIB, 7, None),
                      id="grace-durations"),
-        pytest.param("/lustre/s1 0 0 0 - 0 0 0 -\n", Quota(0, None), id="hard-zero-no-limit"),
-        pytest.param("/lustre/s1 999 0 0 - 3 0 0 -", Quota(999 * KIB, None), id="no-newline"),
+        pytest.param("/lustre/s1 0 0 0 - 0 0 0 -\n", Quota(0, None, 0, None), id="hard-zero-no-limit"),
+        pytest.param("/lustre/s1 999 0 0 - 3 0 0 -", Quota(999 * KIB, None, 3, None), id="no-newline"),
         pytest.param(
             "/lustre/scratch118\n                 5       0      10       -       0       0       0       -\n"
             "gid 1234 is using default block quota setting\n",
-            Quota(5 * KIB, 10 * KIB), id="default-quota-notice",
+            Quota(5 * KIB, 10 * KIB, 0, None), id="default-quota-notice",
         ),
-        pytest.param("\n" + PLAIN + "\n\n", Quota(1234 * KIB, 2048 * KIB), id="blank-lines"),
+        pytest.param("\n" + PLAIN + "\n\n", Quota(1234 * KIB, 2048 * KIB, 56, None), id="blank-lines"),
     ],
 )
 def test_parse_accepts_well_formed_records(output: str, expected: Quota) -> None:
@@ -109,7 +109,7 @@ def test_parse_error_is_a_value_error_naming_the_bad_value() -> None:
 
 def test_query_quota_reads_the_fake_wrapped_output(fake_lfs) -> None:
     fake_lfs.set("hgi", used=123456, soft=900000, hard=1000000, files=42)
-    assert query_quota("lfs", "hgi", MOUNT, timeout=10) == Quota(123456 * KIB, 1000000 * KIB)
+    assert query_quota("lfs", "hgi", MOUNT, timeout=10) == Quota(123456 * KIB, 1000000 * KIB, 42, None)
     assert fake_lfs.calls() == [["quota", "-q", "-g", "hgi", MOUNT]]
 
 
@@ -118,21 +118,21 @@ def test_query_quota_over_quota_and_unlimited(fake_lfs, wrap: bool) -> None:
     fake_lfs.set("over", used=2000, soft=1000, hard=1500, files=9, over=True, files_over=True, wrap=wrap)
     fake_lfs.set("soft", used=1200, soft=1000, hard=1500, over=True, wrap=wrap)
     fake_lfs.set("free", used=77, hard=0, wrap=wrap)
-    assert query_quota("lfs", "over", MOUNT, 10) == Quota(2000 * KIB, 1500 * KIB)
-    assert query_quota("lfs", "soft", MOUNT, 10) == Quota(1200 * KIB, 1500 * KIB)
-    assert query_quota("lfs", "free", MOUNT, 10) == Quota(77 * KIB, None)
+    assert query_quota("lfs", "over", MOUNT, 10) == Quota(2000 * KIB, 1500 * KIB, 9, None)
+    assert query_quota("lfs", "soft", MOUNT, 10) == Quota(1200 * KIB, 1500 * KIB, 0, None)
+    assert query_quota("lfs", "free", MOUNT, 10) == Quota(77 * KIB, None, 0, None)
 
 
 def test_query_quota_passes_a_numeric_gid_as_the_group(fake_lfs) -> None:
     fake_lfs.default(used=1, hard=2)
-    assert query_quota("lfs", "1234", "/lustre/s1", 10) == Quota(KIB, 2 * KIB)
+    assert query_quota("lfs", "1234", "/lustre/s1", 10) == Quota(KIB, 2 * KIB, 0, None)
     assert fake_lfs.calls() == [["quota", "-q", "-g", "1234", "/lustre/s1"]]
 
 
 def test_lfs_command_may_carry_arguments(fake_lfs) -> None:
     lfs = shlex.join(["env", "LURGE_TEST_MARK=1", fake_lfs.command])
     fake_lfs.set("grp", used=3, hard=4)
-    assert query_quota(lfs, "grp", MOUNT, 10) == Quota(3 * KIB, 4 * KIB)
+    assert query_quota(lfs, "grp", MOUNT, 10) == Quota(3 * KIB, 4 * KIB, 0, None)
     assert fake_lfs.calls() == [["quota", "-q", "-g", "grp", MOUNT]]
 
 
@@ -224,7 +224,7 @@ def test_hanging_groups_time_out_concurrently(fake_lfs) -> None:
     started = time.monotonic()
     result = query_quotas("lfs", ["h1", "h2", "fine", "h3", "h4"], MOUNT, timeout, concurrency=5)
     elapsed = time.monotonic() - started
-    assert result == {"h1": NO_QUOTA, "h2": NO_QUOTA, "fine": Quota(5 * KIB, 6 * KIB),
+    assert result == {"h1": NO_QUOTA, "h2": NO_QUOTA, "fine": Quota(5 * KIB, 6 * KIB, 0, None),
                       "h3": NO_QUOTA, "h4": NO_QUOTA}
     assert elapsed < timeout + 1.0
     assert all(_gone(pid) for pid in fake_lfs.pids())
@@ -251,7 +251,7 @@ def test_concurrency_bound_is_honoured(fake_lfs, concurrency: int) -> None:
     started = time.monotonic()
     result = query_quotas("lfs", groups, MOUNT, 10, concurrency)
     elapsed = time.monotonic() - started
-    assert result == {g: Quota(KIB, 2 * KIB) for g in groups}
+    assert result == {g: Quota(KIB, 2 * KIB, 0, None) for g in groups}
     assert fake_lfs.max_concurrent() == concurrency
     assert elapsed >= 2 * sleep  # two waves: never more than `concurrency` at once
 
@@ -270,7 +270,7 @@ def test_one_summary_warning_per_call(fake_lfs, caplog) -> None:
     fake_lfs.set("perm", exit=1)
     caplog.set_level(logging.DEBUG, logger="utils.report.quota")
     result = query_quotas("lfs", ["ok", "perm", "absent"], MOUNT, 10, 2)
-    assert result == {"ok": Quota(KIB, 2 * KIB), "perm": NO_QUOTA, "absent": NO_QUOTA}
+    assert result == {"ok": Quota(KIB, 2 * KIB, 0, None), "perm": NO_QUOTA, "absent": NO_QUOTA}
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert [r.getMessage() for r in warnings] == [
         f"lfs quota failed for 2 of 3 groups on {MOUNT} (their quota is left empty): "

@@ -11,7 +11,7 @@ import pytest
 from tests.fixtures.database import connect
 from tests.configs import base_sections, write_config
 from tests.fixtures.slapd import DIRECTORY_LDIF
-from tests.reference import read_lines, usage_by_gid
+from tests.reference import inodes_by_gid, read_lines, usage_by_gid
 from tests.scripts import run_script
 from utils.manager.status import existing_tables
 from utils.snapshots.discovery import snapshot_filename
@@ -82,15 +82,15 @@ def known_snapshot_119() -> list[bytes]:
 
 
 EXPECTED_TSV = """\
-Lustre Volume\tPI\tUnix Group\tUsed (bytes)\tQuota (bytes)\tLast Modified (days)\tArchived Directories\tIs Humgen?\tQuota Used (bytes)
-scratch118\t-\t77777\t123\t-\t0.0\t-\tFalse\t0
-scratch118\t-\talpha\t30\t-\t100.0\t-\tFalse\t0
-scratch118\t-\tghosts\t500\t-\t-\t-\tTrue\t1024
-scratch118\t-\tops\t1024\t-\t7.0\t{archive_a}/ops\tFalse\t0
-scratch118\t-\torphans\t0\t-\t3.0\t-\tTrue\t-
-scratch118\tDoe\thgi\t4058\t102400\t1.0\t{archive_b}/hgi\tTrue\t4096
-scratch118\tMüller-Lüdenscheidt\tmueller-lab\t209715200\t204800000\t2.5\t-\tTrue\t307200000
-scratch119\tTanaka\ttanaka-lab\t7\t1024000\t1.0\t-\tTrue\t8192
+Lustre Volume\tPI\tUnix Group\tUsed (bytes)\tQuota (bytes)\tLast Modified (days)\tArchived Directories\tIs Humgen?\tQuota Used (bytes)\tInodes\tInode Quota\tInode Quota Used\tDays Until Full (bytes)\tDays Until Full (inodes)\tStatus
+scratch118\t-\t77777\t123\t-\t0.0\t-\tFalse\t0\t1\t-\t0\t-\t-\t-
+scratch118\t-\talpha\t30\t-\t100.0\t-\tFalse\t0\t1\t-\t0\t-\t-\t-
+scratch118\t-\tghosts\t500\t-\t-\t-\tTrue\t1024\t1\t-\t0\t-\t-\t-
+scratch118\t-\tops\t1024\t-\t7.0\t{archive_a}/ops\tFalse\t0\t1\t-\t0\t-\t-\t-
+scratch118\t-\torphans\t0\t-\t3.0\t-\tTrue\t-\t1\t-\t-\t-\t-\t-
+scratch118\tDoe\thgi\t4058\t102400\t1.0\t{archive_b}/hgi\tTrue\t4096\t5\t-\t0\t-\t-\tOK
+scratch118\tMüller-Lüdenscheidt\tmueller-lab\t209715200\t204800000\t2.5\t-\tTrue\t307200000\t1\t-\t0\t0.0\t-\tNot OK
+scratch119\tTanaka\ttanaka-lab\t7\t1024000\t1.0\t-\tTrue\t8192\t1\t-\t0\t-\t-\tOK
 """
 
 
@@ -237,17 +237,22 @@ def test_generated_tsv_equals_db_and_independent_sums(tmp_path: Path, db_url: st
     from_tsv = sort_db([
         (vol, null(pi), group, humgen == "True", int(used), None if quota == "-" else int(quota),
          None if qused == "-" else int(qused), date, arch != "-", None if lm == "-" else float(lm))
-        for vol, pi, group, used, quota, lm, arch, humgen, qused in (l.split("\t") for l in lines)
+        for vol, pi, group, used, quota, lm, arch, humgen, qused, *_ in (l.split("\t") for l in lines)
     ])
     assert usage_rows(db_url) == from_tsv
     for number, path in files.items():
         snapshot_time = os.stat(path).st_mtime
-        expected = {gid: used for gid, (used, mtime) in usage_by_gid(read_lines(path),
+        lines_read = read_lines(path)
+        expected = {gid: used for gid, (used, mtime) in usage_by_gid(lines_read,
                                                                       snapshot_time).items()
                     if used or mtime is not None}
+        inodes = inodes_by_gid(lines_read)
         volume_rows = [r for r in from_tsv if r[0] == f"scratch{number}"]
         assert sum(r[4] for r in volume_rows) == sum(expected.values())
         assert len(volume_rows) == len(expected)
+        tsv_inodes = sum(int(cells[9]) for cells in (l.split("\t") for l in lines)
+                         if cells[0] == f"scratch{number}")
+        assert tsv_inodes == sum(inodes[gid] for gid in expected)
 
 
 # ------------------------------------------------------------------ what report.py refuses

@@ -148,14 +148,18 @@ def run_stages(config: Config, mode: str, chosen: SnapshotSet, status: StageStat
         check_latest_links(report_dir, sorted(chosen.paths))
     elif mode == "both":
         log.info("report for %s: done already; running the inspector only", chosen.date)
+    summary = ""
     if REPORT in todo:
         outcome = run_report(config, chosen.date, chosen.paths, force=force)
         log.info("report %s: database %s, TSV %s (%s)", chosen.date, outcome.database,
                  outcome.tsv, outcome.tsv_path)
         # Only a report that succeeded moves the links: a failed run publishes nothing.
         point_latest_links(report_dir, chosen)
+        summary = outcome.summary
     if INSPECTOR in todo:
         run_inspections(config, chosen.date, chosen.paths, force=force)
+    if summary:  # the night's closing line: where groups are heading (docs/warnings.md)
+        log.info("%s %s", chosen.date, summary)
     return todo
 
 
@@ -166,17 +170,16 @@ def describe_plan(config: Config, mode: str, chosen: SnapshotSet, status: StageS
     lines = [f"snapshot set {date:%Y%m%d}:"]
     lines += [f"  volume {volume}: {path}" for volume, path in sorted(chosen.paths.items())]
     url = config.database.redacted_url
-    if status.database_problem:
-        lines.append(f"database: cannot check it ({status.database_problem}); "
-                     "a real run would stop there")
-    elif status.schema_change:
+    if status.schema_change:
         lines.append(f"database: {status.schema_change} in {url} first")
     todo = stages_to_run(config, mode, status, force)
     if mode != INSPECTOR:
         lines += _describe_report(config, chosen, status, force, REPORT in todo)
     if mode != REPORT:
         lines += _describe_inspector(config, status, force, INSPECTOR in todo)
-    if not todo:
+    if status.database_problem:  # a real run stops at its first database step
+        lines.append(f"would fail: {status.database_problem}")
+    elif not todo:
         lines.append(f"nothing to do: every stage of {mode!r} is done for {date}")
     return lines
 

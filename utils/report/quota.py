@@ -53,13 +53,16 @@ _RECORD_FIELDS = 8
 
 @dataclass(frozen=True)
 class Quota:
-    """A group's usage and hard limit in bytes; ``None`` when unknown or unlimited."""
+    """A group's usage and hard limit in bytes, and its file count and file hard limit;
+    ``None`` when unknown or unlimited (a limit of 0 means no limit)."""
 
     used: int | None
     limit: int | None
+    files: int | None
+    file_limit: int | None
 
 
-NO_QUOTA = Quota(None, None)
+NO_QUOTA = Quota(None, None, None, None)
 
 
 class QuotaParseError(ValueError):
@@ -105,8 +108,9 @@ def parse_lfs_quota(output: str) -> Quota:
     for index in _GRACE_FIELDS:
         if not _GRACE.fullmatch(fields[index]):
             raise QuotaParseError(f"grace {fields[index]!r} is not a grace time: {_clip(output)}")
-    hard = numbers[2]
-    return Quota(used=numbers[0] * KIB, limit=hard * KIB if hard else None)
+    hard, file_hard = numbers[2], numbers[6]
+    return Quota(used=numbers[0] * KIB, limit=hard * KIB if hard else None,
+                 files=numbers[4], file_limit=file_hard or None)
 
 
 def query_quota(lfs: str, group: str, mount: str, timeout: float) -> Quota:

@@ -1,4 +1,4 @@
-"""From per-gid usage to report rows: names, PIs, quotas and archives (SPEC §2)."""
+"""From per-gid usage to report rows: names, PIs, quotas and archives (docs/outputs.md)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,7 @@ def build_rows(volume: VolumeConfig, snapshot_time: float, usage: dict[int, Grou
             volume=volume.name, pi=directory.pi(gid), group_name=name, used=group.used,
             quota=limits.limit, last_modified=days_since(snapshot_time, group.last_mtime),
             archived_dirs=archived, is_humgen=directory.is_humgen(gid), quota_used=limits.used,
+            inodes=group.inodes, inode_quota=limits.file_limit, inode_quota_used=limits.files,
         ))
     rows.sort(key=UsageRow.sort_key)
     log.info("volume %s: %d groups reported (%d gids seen)", volume.name, len(rows), len(usage))

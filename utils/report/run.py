@@ -16,8 +16,9 @@ import logging
 from dataclasses import dataclass
 from typing import Mapping
 
-from db.connection import connect
+from db.connection import Database, connect
 from db.migrate import ensure_schema
+from db.history import group_history
 from db.usage import SKIPPED, load_usage, usage_loaded
 from utils.common.atomic import remove_stale_temporaries
 from utils.common.config import Config, QuotaConfig, VolumeConfig
@@ -31,6 +32,7 @@ from utils.report.rows import UsageRow, build_rows
 from utils.report.tsv import tsv_dir, tsv_path, tsv_written, write_report
 from utils.report.staging import prepare_staging, read_rows, remove_staging, staging_path, write_rows
 from utils.report.usage import aggregate_usage
+from utils.report.warnings import summarise, with_warnings
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class ReportOutcome:
     database: str  # "loaded", "replaced", "skipped"
     tsv: str  # "written", "rewritten", "skipped"
     tsv_path: str
+    summary: str = ""  # the night's warnings in one line (empty when nothing was reported)
 
 
 def stage_volume(task: VolumeTask) -> StagedVolume:
@@ -99,12 +102,13 @@ def run_report(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
         for name in remove_stale_temporaries(tsv_dir(report_dir)):
             log.warning("removed %s, a temporary report file left by an earlier run", name)
         try:
-            rows = _stage_all(config, date, snapshot_paths, directory)
+            rows = _with_warnings(db, config, date, _stage_all(config, date, snapshot_paths,
+                                                               directory))
             database = _publish_database(db, date, rows, loaded, force)
             tsv_action = _publish_tsv(tsv, rows, force)
         finally:
             remove_staging(report_dir)
-    return ReportOutcome(date, len(rows), database, tsv_action, tsv)
+    return ReportOutcome(date, len(rows), database, tsv_action, tsv, summarise(rows))
 
 
 def _stage_all(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
@@ -128,6 +132,16 @@ def _stage_all(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
                  result.lines, result.malformed, result.rows)
         rows.extend(read_rows(result.staging_file))
     return rows
+
+
+def _with_warnings(db: Database, config: Config, date: dt.date, rows: list[UsageRow]) -> list[UsageRow]:
+    """Each row with its days until full and status, from the database's earlier rows."""
+    days = config.warnings.history_days
+    history = {volume: group_history(db, volume, date, days)
+               for volume in sorted({row.volume for row in rows})}
+    return [with_warnings(row, history[row.volume].get((row.group_name, row.is_humgen), ()),
+                          date, config.warnings)
+            for row in rows]
 
 
 def _publish_database(db, date: dt.date, rows: list[UsageRow], loaded: bool, force: bool) -> str:

@@ -11,7 +11,9 @@ from utils.common.atomic import atomic_write
 from utils.report.rows import UsageRow
 
 HEADER = ("Lustre Volume", "PI", "Unix Group", "Used (bytes)", "Quota (bytes)",
-          "Last Modified (days)", "Archived Directories", "Is Humgen?", "Quota Used (bytes)")
+          "Last Modified (days)", "Archived Directories", "Is Humgen?", "Quota Used (bytes)",
+          "Inodes", "Inode Quota", "Inode Quota Used", "Days Until Full (bytes)",
+          "Days Until Full (inodes)", "Status")
 NULL = "-"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -44,7 +46,9 @@ def _cell(value: object) -> str:
 
 def format_row(row: UsageRow) -> str:
     cells = (row.volume, row.pi, row.group_name, row.used, row.quota, row.last_modified,
-             row.archived_dirs, row.is_humgen, row.quota_used)
+             row.archived_dirs, row.is_humgen, row.quota_used, row.inodes, row.inode_quota,
+             row.inode_quota_used, row.days_until_full_bytes, row.days_until_full_inodes,
+             row.status)
     return "\t".join(_cell(cell) for cell in cells)
 
 

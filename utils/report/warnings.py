@@ -17,16 +17,31 @@ the configured rules turn the projections into ``OK``, ``Kinda OK`` or
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
-from utils.common.config import WarningRule
+from utils.common.config import WarningRule, WarningsConfig
+from utils.report.rows import UsageRow
 
 NOT_OK = "Not OK"
 KINDA_OK = "Kinda OK"
 OK = "OK"
 STATUSES = (NOT_OK, KINDA_OK, OK)
 MAX_DAYS_UNTIL_FULL = 1825.0  # five years: a projection further out is shown as none
+WORST_SHOWN = 5  # groups named in the night's summary
+
+
+class PastUsage(Protocol):
+    """One earlier database row of a group (what the warning series need of it)."""
+
+    record_date: dt.date
+    used: int | None
+    quota_used: int | None
+    inodes: int | None
+    inode_quota_used: int | None
 
 
 @dataclass(frozen=True)
@@ -110,3 +125,77 @@ def status(bytes_series: Series, inode_series: Series, not_ok: Sequence[WarningR
         if breaks_a_rule(bytes_series, rules) or breaks_a_rule(inode_series, rules):
             return label
     return OK
+
+
+def bytes_value(used: int | None, quota_used: int | None) -> int | None:
+    """A day's bytes: lfs's figure when known, else the snapshot's sum."""
+    return used if quota_used is None else quota_used
+
+
+def inode_value(inodes: int | None, inode_quota_used: int | None) -> int | None:
+    """A day's inodes: lfs's file count when known, else the snapshot's lines."""
+    return inodes if inode_quota_used is None else inode_quota_used
+
+
+def _series(value: int, quota: int | None, past: Iterable[tuple[int, int | None]]) -> Series:
+    """Today's value (day 0) and the past days whose value is known."""
+    points = [(day, known) for day, known in past if known is not None]
+    return Series(value=value, quota=quota, points=tuple(points) + ((0, value),))
+
+
+def with_warnings(row: UsageRow, past: Iterable[PastUsage], date: dt.date,
+                  settings: WarningsConfig) -> UsageRow:
+    """``row`` (of record date ``date``) with its days until full and status filled in.
+
+    ``past`` are the group's earlier rows on the same volume; only those with
+    date − history_days < record_date < date count.
+    """
+    window = [day for day in past
+              if 0 < (date - day.record_date).days < settings.history_days]
+    offsets = [(day.record_date - date).days for day in window]
+    bytes_series = _series(
+        bytes_value(row.used, row.quota_used), row.quota,
+        zip(offsets, (bytes_value(day.used, day.quota_used) for day in window)))
+    today_inodes = inode_value(row.inodes, row.inode_quota_used)
+    if today_inodes is None:  # no count for today: no inode series (and no inode warning)
+        inode_series = Series(value=0, quota=None, points=())
+    else:
+        inode_series = _series(
+            today_inodes, row.inode_quota,
+            zip(offsets, (inode_value(day.inodes, day.inode_quota_used) for day in window)))
+    return dataclasses.replace(
+        row,
+        days_until_full_bytes=bytes_series.days_until_full,
+        days_until_full_inodes=inode_series.days_until_full,
+        status=status(bytes_series, inode_series, settings.not_ok, settings.kinda_ok),
+    )
+
+
+def soonest_full(row: UsageRow) -> float | None:
+    """The sooner of the row's two days-until-full figures (None: neither)."""
+    known = [days for days in (row.days_until_full_bytes, row.days_until_full_inodes)
+             if days is not None]
+    return min(known, default=None)
+
+
+def summarise(rows: Sequence[UsageRow]) -> str:
+    """One line for the night: Not OK / Kinda OK counts per volume, and the worst groups."""
+    counts: Mapping[str, Counter[str | None]] = {}
+    for row in rows:
+        counts.setdefault(row.volume, Counter())[row.status] += 1  # type: ignore[index]
+    per_volume = "; ".join(
+        f"{volume}: {found[NOT_OK]} Not OK, {found[KINDA_OK]} Kinda OK"
+        for volume, found in sorted(counts.items()))
+    troubled = [row for row in rows if row.status in (NOT_OK, KINDA_OK)]
+    troubled.sort(key=lambda row: (row.status != NOT_OK, soonest_full(row) is None,
+                                   soonest_full(row) or 0.0, -row.used, row.volume,
+                                   row.group_name))
+    worst = ", ".join(_describe(row) for row in troubled[:WORST_SHOWN])
+    return f"warnings: {per_volume or 'no groups'}" + (f"; worst: {worst}" if worst else "")
+
+
+def _describe(row: UsageRow) -> str:
+    days = soonest_full(row)
+    when = "full now" if days == 0.0 else (
+        f"full in {days:g} days" if days is not None else "over a threshold")
+    return f"{row.group_name} on {row.volume} ({row.status}, {when})"
