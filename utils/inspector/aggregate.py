@@ -101,7 +101,9 @@ class InspectionPlan:
         prefixes = {root.literal_prefix for root in self.roots}
         # prefixes that every inspected path starts with (none: no filter)
         self.path_prefixes = () if b"" in prefixes else tuple(sorted(prefixes))
-        self.mtime_threshold = np.uint64(math.floor(self.snapshot_time))
+        # None: a snapshot dated before 1970, at or before which no mtime lies
+        self.mtime_threshold = (np.uint64(math.floor(self.snapshot_time))
+                                if self.snapshot_time >= 0 else None)
         self._key_sets: dict[tuple[bytes, bool], RecordSet] = {}
 
     def record_sets(self, directories: pa.Array) -> tuple[list[RecordSet], np.ndarray]:
@@ -212,8 +214,16 @@ def _non_canonical(data: np.ndarray, slashes: np.ndarray, starts: np.ndarray,
     return doubled | trailing
 
 
+_HALVES = ("hi", "lo")
+_LOW_BITS = np.uint64(0xFFFFFFFF)
+_HIGH_SHIFT = np.uint64(32)
+
+
 def _sum_columns(type_count: int) -> list[str]:
-    return ["used", "files"] + [f"type{index}" for index in range(type_count)]
+    """Summed columns: bytes as 32-bit halves (sums that cannot wrap, joined as Python
+    ints at the end), files, and each file type's bytes as halves."""
+    return ["used_hi", "used_lo", "files"] + [f"type{index}_{half}" for index in range(type_count)
+                                              for half in _HALVES]
 
 
 @dataclass
@@ -263,7 +273,8 @@ def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
     table = _row_values(chunk, rows[inspected], files[inspected], class_of_row[inspected],
                         filetype, plan)
     by_class = _regroup(table, ["class", "gid", "filetype"],
-                        [("used", "sum"), ("files", "sum"), ("mtime", "max"), ("dir_row", "max")])
+                        [("used_hi", "sum"), ("used_lo", "sum"), ("files", "sum"), ("mtime", "max"),
+                         ("dir_row", "max")])
     by_class = _with_type_columns(by_class, len(plan.filetypes))
     return ChunkPartial(_spread_sums(by_class, classes, _sum_columns(len(plan.filetypes))),
                         _spread_entries(by_class, classes), undecodable)
@@ -335,12 +346,15 @@ def _row_values(chunk: Chunk, rows: np.ndarray, files: np.ndarray, classes: np.n
     used = np.zeros(len(rows), dtype=np.uint64)
     np.floor_divide(chunk.size[rows], nlink, out=used, where=counted)
     mtime = chunk.mtime[rows]
+    dated = (mtime <= plan.mtime_threshold if plan.mtime_threshold is not None
+             else np.zeros(len(rows), dtype=bool))
     columns = {
         "class": classes,
         "gid": chunk.gid[rows],
-        "used": used,
+        "used_hi": used >> _HIGH_SHIFT,
+        "used_lo": used & _LOW_BITS,
         "files": files.astype(np.int64),
-        "mtime": np.where(mtime <= plan.mtime_threshold, mtime.astype(np.int64), NO_MTIME),
+        "mtime": np.where(dated, mtime.astype(np.int64), NO_MTIME),
         "dir_row": np.where(files, NO_ROW, rows.astype(np.int64)),
         "filetype": np.where(files, filetype, NO_TYPE),
     }
@@ -348,12 +362,13 @@ def _row_values(chunk: Chunk, rows: np.ndarray, files: np.ndarray, classes: np.n
 
 
 def _with_type_columns(by_type: pa.Table, type_count: int) -> pa.Table:
-    """Add type<i>: the group's used bytes where its file type is i (else 0)."""
+    """Add type<i>_hi and _lo: the group's used bytes where its file type is i (else 0)."""
     filetype = by_type.column("filetype").to_numpy()
-    used = by_type.column("used").to_numpy()
-    for index in range(type_count):
-        by_type = by_type.append_column(f"type{index}",
-                                        pa.array(np.where(filetype == index, used, np.uint64(0))))
+    for half in _HALVES:
+        used = by_type.column(f"used_{half}").to_numpy()
+        for index in range(type_count):
+            by_type = by_type.append_column(
+                f"type{index}_{half}", pa.array(np.where(filetype == index, used, np.uint64(0))))
     return by_type
 
 
@@ -452,8 +467,12 @@ def _accumulate(sums: pa.Table | None, entries: list[tuple[int, pa.Table]],
     records: dict[int, _Accumulator] = {}
     if sums is None:
         return records
-    names = ["record", "gid", "used", "files", "mtime"] + [f"type{i}" for i in range(type_count)]
-    for record, gid, used, files, mtime, *types in zip(*(sums.column(n).to_pylist() for n in names)):
+    names = ["record", "gid", "used_hi", "used_lo", "files", "mtime"] + [
+        f"type{i}_{half}" for i in range(type_count) for half in _HALVES]
+    for record, gid, high, low, files, mtime, *halves in zip(*(sums.column(n).to_pylist()
+                                                               for n in names)):
+        used = (high << 32) + low
+        types = [(hi << 32) + lo for hi, lo in zip(halves[::2], halves[1::2])]
         acc = records.get(record)
         if acc is None:
             acc = records[record] = _Accumulator(types=[0] * type_count)
