@@ -25,6 +25,7 @@ from utils.snapshots.byteviews import VIEW_SLACK, binary_views, pieces_of, start
 _QUOTE = 0x22
 _BACKSLASH = 0x5C
 _SLASH = 0x2F
+_NEWLINE = 0x0A
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _OCTAL = frozenset(b"01234567")
 _SIMPLE = {ord("a"): 0x07, ord("b"): 0x08, ord("f"): 0x0C, ord("n"): 0x0A, ord("r"): 0x0D,
@@ -45,7 +46,7 @@ def unquote(field: bytes) -> bytes | None:
     while index < end:
         byte = body[index]
         if byte != _BACKSLASH:
-            if byte == _QUOTE or byte == 0x0A:
+            if byte == _QUOTE or byte == _NEWLINE:
                 return None
             out.append(byte)
             index += 1
@@ -178,13 +179,14 @@ def _unquote_spans(array: pa.Array) -> PathSpans:
     count = len(array)
     closed = lengths >= 2
     closed[closed] = raw[ends[closed] - 1] == _QUOTE
-    # per field: how many quotes and backslashes it holds
-    marks = np.flatnonzero((raw == _QUOTE) | (raw == _BACKSLASH))
+    # per field: how many quotes, backslashes and raw newlines it holds
+    marks = np.flatnonzero((raw == _QUOTE) | (raw == _BACKSLASH) | (raw == _NEWLINE))
     mark_rows = np.searchsorted(ends, marks, side="right")
-    is_backslash = raw[marks] == _BACKSLASH
-    backslashes = np.bincount(mark_rows[is_backslash], minlength=count)
-    quotes = np.bincount(mark_rows[~is_backslash], minlength=count)
-    valid = closed & (quotes == 2) & (backslashes == 0)
+    kinds = raw[marks]
+    backslashes = np.bincount(mark_rows[kinds == _BACKSLASH], minlength=count)
+    quotes = np.bincount(mark_rows[kinds == _QUOTE], minlength=count)
+    newlines = np.bincount(mark_rows[kinds == _NEWLINE], minlength=count)
+    valid = closed & (quotes == 2) & (backslashes == 0) & (newlines == 0)
     path_starts, path_ends = starts + 1, ends - 1
     escaped = np.flatnonzero(closed & (backslashes > 0))
     extra: list[bytes] = []
