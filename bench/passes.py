@@ -1,7 +1,8 @@
-"""One benchmark pass in a fresh process: ``python bench/passes.py PASS FILE [OUT]``.
+"""One benchmark pass in a fresh process: ``python bench/passes.py PASS FILE [REPEATS]``.
 
-Runs the pass over the snapshot FILE and prints one JSON line: lines read,
-best wall time of the repetitions, and the process's peak RSS.  Each pass is
+Runs the pass over the snapshot FILE and prints one JSON line: best wall
+time of the repetitions, the process's peak RSS, and the error when the file
+is a failed snapshot (bench/memory.py runs such files on purpose).  Each pass is
 the production code path (the same functions report.py, project_inspector.py
 and group_splitter.py call).
 """
@@ -24,7 +25,8 @@ from utils.snapshots.compression import open_gzip_reader  # noqa: E402
 from utils.common.config import DEFAULT_FILETYPES, DEFAULT_SPECIAL_PREFIXES, SplitterConfig  # noqa: E402
 from utils.inspector.aggregate import inspect_snapshot, plan_for_roots  # noqa: E402
 from utils.directory.ldap import DirectorySnapshot  # noqa: E402
-from utils.snapshots.chunks import Snapshot  # noqa: E402
+from utils.snapshots.discovery import Snapshot  # noqa: E402
+from utils.common.errors import SnapshotError  # noqa: E402
 from utils.splitter.split import make_plan, split_snapshots  # noqa: E402
 from utils.report.usage import aggregate_usage  # noqa: E402
 
@@ -86,12 +88,17 @@ def main() -> None:
     name, path = sys.argv[1], sys.argv[2]
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     timings = []
+    failed = None
     for _ in range(repeats):
         started = time.perf_counter()
-        PASSES[name](path)
+        try:
+            PASSES[name](path)
+        except SnapshotError as exc:
+            failed = str(exc)
         timings.append(time.perf_counter() - started)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"pass": name, "seconds": min(timings), "peak_rss_bytes": peak_kib * 1024}))
+    print(json.dumps({"pass": name, "seconds": min(timings), "peak_rss_bytes": peak_kib * 1024,
+                      "failed": failed}))
 
 
 if __name__ == "__main__":
