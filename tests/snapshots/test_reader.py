@@ -138,8 +138,8 @@ def test_odd_lines_in_a_large_block_cost_only_themselves(monkeypatch: pytest.Mon
     lines[12_346] = lines[12_346].replace(b"\t", b" ", 1)  # well-formed, not clean
     exact_lines: list[int] = []
     real_exact = chunks._parse_exact
-    monkeypatch.setattr(chunks, "_parse_exact", lambda view, mask, rows: exact_lines.extend(
-        rows.tolist()) or real_exact(view, mask, rows))
+    monkeypatch.setattr(chunks, "_parse_exact", lambda block, starts, ends, rows: exact_lines.extend(
+        rows.tolist()) or real_exact(block, starts, ends, rows))
     block = b"".join(lines)
     result = parse_block(block)
     assert result.malformed == 1 and result.lines == 20_000

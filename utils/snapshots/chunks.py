@@ -56,6 +56,7 @@ MAX_LINE_BYTES = 1 << 20  # a longer line (without its newline) is malformed
 _SAFE_DIGITS = 18  # a number of at most this many digits is below 2**63
 _WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.split() splits on
 _SPACE = 0x20
+_NEWLINE = 0x0A
 _QUOTE = b'"'
 _BOM = b"\xef\xbb\xbf"
 
@@ -181,6 +182,9 @@ _CONVERT_OPTIONS = {len(names): _convert_options(names) for names in (FIELD_NAME
 _COLUMNS = {len(names): names for names in (FIELD_NAMES, WIDE_FIELD_NAMES)}
 _ARROW_BLOCK = 4 * 1024 * 1024  # with threads, Arrow tokenizes a block in pieces of this size
 _ARROW_SERIAL_BLOCK = 1024 * 1024  # without threads, this size is fastest (cache-friendly)
+_FIRST_LINE_LOOK = 64 * 1024  # how far the first line is searched for its tab count
+_MAX_RUNS = 256  # more runs of valid rows than this: gathered, not sliced
+_MAX_SKIPPED = 4096  # more odd rows than this in a block: the masking lane is cheaper
 
 
 class _Refused(Exception):
@@ -188,67 +192,144 @@ class _Refused(Exception):
 
 
 def parse_block(block: bytes | bytearray, *, use_threads: bool = True) -> BlockResult:
-    """Parse a line-aligned block of snapshot text (the last line may lack ``\\n``)."""
+    """Parse a line-aligned block of snapshot text (the last line may lack ``\n``)."""
     if not block:
         return BlockResult(empty_chunk(), 0, 0)
-    fields = _uniform_field_count(block)
-    if fields is not None:
-        try:
-            return _parse_whole(block, fields, use_threads)
+    if b"\r" not in block and not block.startswith(_BOM):  # Arrow: lone \r ends a row,
+        try:                                                # a leading BOM is dropped
+            return _parse_whole(block, _likely_field_count(block), use_threads)
         except _Refused:
             pass
     return _parse_masked(block, use_threads)
 
 
-def _uniform_field_count(block: bytes | bytearray) -> int | None:
-    """11 or 12 when the block's whitespace bytes can only be ``rows × (fields - 1)``
-    tabs and the line ends (then every line is clean if Arrow finds ``fields``
-    columns in each row), else None.
-
-    One NumPy pass without the GIL: the count of bytes up to 0x20.  Other
-    control bytes counted there make the totals disagree, which only sends
-    the block to the masking lane.
-    """
-    if b"\r" in block or block.startswith(_BOM):  # Arrow would drop a leading BOM
-        return None
-    newlines = block.count(b"\n")
-    rows = newlines + (not block.endswith(b"\n"))
-    low = int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) <= _SPACE))
-    for fields in (11, 12):
-        if low == rows * (fields - 1) + newlines:
-            return fields
-    return None
+def _likely_field_count(block: bytes | bytearray) -> int:
+    """12 when the block's first line has 11 tabs, else 11 (lines of the other count
+    only take the exact lane)."""
+    end = block.find(b"\n", 0, _FIRST_LINE_LOOK)
+    return 12 if block.count(b"\t", 0, end if end >= 0 else _FIRST_LINE_LOOK) == 11 else 11
 
 
-def _read_table(text: bytes | bytearray | memoryview, fields: int, use_threads: bool) -> pa.Table:
+def _read_table(text: bytes | bytearray | memoryview, fields: int, use_threads: bool,
+                skipped: list[int | None] | None = None) -> pa.Table:
+    """Arrow's tokenizer on ``text``; rows with another number of fields raise, or with
+    ``skipped`` are left out and their line numbers (from 1) appended to it."""
     read_options = pa_csv.ReadOptions(column_names=_COLUMNS[fields], use_threads=use_threads,
                                       block_size=_ARROW_BLOCK if use_threads else _ARROW_SERIAL_BLOCK)
+    parse_options = _PARSE_OPTIONS
+    if skipped is not None:
+        def skip(row: pa_csv.InvalidRow) -> str:
+            skipped.append(row.number)
+            return "skip"
+        parse_options = pa_csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False,
+                                            double_quote=False, newlines_in_values=False,
+                                            ignore_empty_lines=False, invalid_row_handler=skip)
     try:
         return pa_csv.read_csv(pa.py_buffer(text), read_options=read_options,
-                               parse_options=_PARSE_OPTIONS,
+                               parse_options=parse_options,
                                convert_options=_CONVERT_OPTIONS[fields])
     except pa.ArrowInvalid:  # a row with another number of fields
         raise _Refused from None
 
 
 def _parse_whole(block: bytes | bytearray, fields: int, use_threads: bool) -> BlockResult:
-    """The whole block through Arrow, every line (by the whitespace count) clean."""
-    table = _read_table(block, fields, use_threads)
+    """The whole block through Arrow, when its rows provably split as the rules say.
+
+    Rows Arrow cannot take (another number of tab-separated fields) are left
+    out as they are tokenized, and rows with an empty field are set aside:
+    both kinds, the *odd* lines, go to the exact lane.  Every other row has
+    ``fields - 1`` tabs; one count of the bytes up to 0x20 then proves that
+    those rows hold no other whitespace (spaces inside quoted paths aside), so
+    Arrow's fields are the real ones.  Otherwise the block is refused.
+    """
+    # Arrow hands a skipped row's text to Python as UTF-8 text, and a row that is not
+    # UTF-8 makes that fail noisily: non-ASCII blocks are read without skipping.
+    skipped: list[int | None] = []
+    table = _read_table(block, fields, use_threads, skipped if block.isascii() else None)
+    if None in skipped or len(skipped) > _MAX_SKIPPED:  # unnumbered (threads), or a mess
+        raise _Refused
+    text = np.frombuffer(block, dtype=np.uint8)
+    rows = table.num_rows
+    line_count = rows + len(skipped)
+    newlines = line_count - (not block.endswith(b"\n"))
+    odd_rows = _rows_with_empty_fields(table)
+    line_spans: Spans | None = None
+    kept_lines: np.ndarray | None = None
+    odd_lines = np.zeros(0, dtype=np.int64)
+    odd_low = 0
+    if len(skipped) or len(odd_rows):
+        line_spans = _line_spans(text)
+        kept_lines = np.delete(np.arange(line_count), np.array(skipped, dtype=np.int64) - 1)
+        odd_lines = np.union1d(np.array(skipped, dtype=np.int64) - 1, kept_lines[odd_rows])
+        starts, ends = line_spans
+        odd_low = sum(int(np.count_nonzero(text[start:end] <= _SPACE))
+                      for start, end in zip(starts[odd_lines].tolist(), ends[odd_lines].tolist()))
+    low = int(np.count_nonzero(text <= _SPACE))
+    expected = (rows - len(odd_rows)) * (fields - 1) + newlines + odd_low
+    if low != expected and low != expected + _spaces_in_quoted_paths(table, odd_rows):
+        raise _Refused
     valid = _valid_rows(table)
-    for name in table.column_names:  # an empty field: adjacent tabs, fewer real fields
+    if len(odd_rows):
+        valid = _and(valid, np.ones(rows, dtype=bool))
+        valid[odd_rows] = False
+    if kept_lines is None:
+        lengths = [[value_offsets(piece) for piece in table.column(name).chunks]
+                   for name in _COLUMNS[fields]]
+        spans = functools.partial(_spans_from_fields, lengths)
+    else:
+        starts, ends = line_spans[0][kept_lines], line_spans[1][kept_lines]
+        spans = lambda: (starts, ends)  # noqa: E731
+    if _longest_line_bound(table, fields) > MAX_LINE_BYTES:
+        all_starts, all_ends = spans()
+        valid = _and(valid, all_ends - all_starts <= MAX_LINE_BYTES)
+    chunk = _chunk_from_table(table, valid, block, spans)
+    row_lines = np.arange(rows) if kept_lines is None else kept_lines
+    parts = [(row_lines if valid is None else row_lines[valid], chunk)]
+    if len(odd_lines):
+        parts.append(_parse_exact(block, line_spans[0], line_spans[1], odd_lines))
+    kept = sum(len(part) for _, part in parts)
+    return BlockResult(_merge_in_line_order(parts, block), line_count, line_count - kept)
+
+
+def _rows_with_empty_fields(table: pa.Table) -> np.ndarray:
+    """Rows with an empty field: an empty line, adjacent tabs, a tab first or last."""
+    found = []
+    for name in table.column_names:
         for index, piece in _pieces_with_starts(table.column(name)):
             lengths = np.diff(value_offsets(piece))
             if len(lengths) and not lengths.all():
-                valid = _and(valid, np.ones(table.num_rows, dtype=bool))
-                valid[np.flatnonzero(lengths == 0) + index] = False
-    lengths = [[value_offsets(piece) for piece in table.column(name).chunks]
-               for name in _COLUMNS[fields]]
-    spans = functools.partial(_spans_from_fields, lengths)
-    if _longest_line_bound(table, fields) > MAX_LINE_BYTES:
-        starts, ends = spans()
-        valid = _and(valid, ends - starts <= MAX_LINE_BYTES)
-    chunk = _chunk_from_table(table, valid, block, spans)
-    return BlockResult(chunk, table.num_rows, table.num_rows - len(chunk))
+                found.append(np.flatnonzero(lengths == 0) + index)
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+
+def _spaces_in_quoted_paths(table: pa.Table, odd_rows: np.ndarray) -> int:
+    """How many spaces lie in quoted path fields of the rows not in ``odd_rows``, or -1
+    when a path field holds other bytes up to 0x20 or a base64 one holds a space."""
+    total = 0
+    for index, piece in _pieces_with_starts(table.column("path")):
+        offsets = value_offsets(piece)
+        data = np.frombuffer(piece.buffers()[2], dtype=np.uint8)
+        low = np.flatnonzero(data[offsets[0]:offsets[-1]] <= _SPACE) + offsets[0]
+        if not len(low):
+            continue
+        rows = np.searchsorted(offsets, low, side="right") - 1
+        counted = ~np.isin(rows + index, odd_rows)
+        low, rows = low[counted], rows[counted]
+        if (data[low] != _SPACE).any() or (data[offsets[rows]] != ord(_QUOTE)).any():
+            return -1
+        total += len(low)
+    return total
+
+
+def _line_spans(text: np.ndarray) -> Spans:
+    """(starts, ends) of every line of a block (ends exclude the newline)."""
+    ends = np.flatnonzero(text == _NEWLINE)
+    if len(text) and text[-1] != _NEWLINE:
+        ends = np.append(ends, len(text))
+    starts = np.empty_like(ends)
+    starts[:1] = 0
+    starts[1:] = ends[:-1] + 1
+    return starts, ends
 
 
 def _parse_masked(block: bytes | bytearray, use_threads: bool) -> BlockResult:
@@ -286,7 +367,7 @@ def _parse_piece(block: bytes | bytearray, start: int, end: int, use_threads: bo
         parts.append((rows, _chunk_from_table(table, valid, block, lambda: (starts, ends))))
     exact_lines = np.flatnonzero(mask.exact)
     if len(exact_lines):
-        rows, chunk = _parse_exact(view, mask, exact_lines)
+        rows, chunk = _parse_exact(view, mask.starts, mask.ends, exact_lines)
         parts.append((rows, chunk))
     kept = sum(len(chunk) for _, chunk in parts)
     return BlockResult(_merge_in_line_order(parts, block), len(mask.starts),
@@ -366,18 +447,37 @@ def _bad_numbers(array: pa.Array) -> np.ndarray:
 
 def _chunk_from_table(table: pa.Table, valid: np.ndarray | None, block: bytes | bytearray,
                       all_spans: Callable[[], Spans]) -> Chunk:
-    """The chunk of ``table``'s valid rows (``valid`` None: every row)."""
+    """The chunk of ``table``'s valid rows (``valid`` None: every row).
+
+    Masked rows are few: the valid ones form long runs, which are sliced out of
+    each column (no copy of the text) and converted run by run.
+    """
     if valid is None:
         ints = {name: pc.cast(table.column(name), pa.uint64()).to_numpy() for name in INT_COLUMNS}
         texts: dict[str, pa.Array | pa.ChunkedArray] = {name: table.column(name)
                                                         for name in TEXT_COLUMNS}
         return Chunk(**ints, texts=texts, block=block, _spans=all_spans)
     rows = np.flatnonzero(valid)
-    # Masked rows may hold anything (even 2**64 or more): replaced before the cast.
-    mask = pa.array(valid)
-    ints = {name: pc.cast(pc.if_else(mask, table.column(name), "0"), pa.uint64()).to_numpy()[rows]
-            for name in INT_COLUMNS}
-    texts = {name: take_rows(table.column(name), rows) for name in TEXT_COLUMNS}
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], valid, [False]))))
+    runs = list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+    if len(runs) > _MAX_RUNS:  # many masked rows: one gather is cheaper than many slices
+        mask = pa.array(valid)  # masked rows may hold anything, even 2**64: replaced first
+        ints = {name: pc.cast(pc.if_else(mask, table.column(name), "0"), pa.uint64())
+                .to_numpy()[rows] for name in INT_COLUMNS}
+        texts: dict[str, pa.Array | pa.ChunkedArray] = {
+            name: take_rows(table.column(name), rows) for name in TEXT_COLUMNS}
+        return Chunk(**ints, texts=texts, block=block, _spans=functools.cache(
+            lambda: tuple(column[rows] for column in all_spans())))
+    ints = {}
+    for name in INT_COLUMNS:
+        column = table.column(name)
+        ints[name] = (np.concatenate([pc.cast(column.slice(start, stop - start), pa.uint64())
+                                      .to_numpy() for start, stop in runs])
+                      if runs else np.zeros(0, dtype=np.uint64))
+    texts = {name: pa.chunked_array([piece for start, stop in runs
+                                     for piece in table.column(name).slice(start, stop - start).chunks
+                                     if len(piece)], type=pa.binary())
+             for name in TEXT_COLUMNS}
 
     def spans() -> Spans:
         starts, ends = all_spans()
@@ -435,12 +535,14 @@ def parse_line(raw: bytes) -> list[bytes] | None:
     return fields
 
 
-def _parse_exact(view: memoryview, mask: LineMask, lines: np.ndarray) -> tuple[np.ndarray, Chunk]:
-    """The exact lane for ``lines`` of a piece: (line index of each kept row, the rows)."""
+def _parse_exact(block: bytes | bytearray | memoryview, starts: np.ndarray, ends: np.ndarray,
+                 lines: np.ndarray) -> tuple[np.ndarray, Chunk]:
+    """The exact lane for ``lines`` (line i lies at ``starts[i]:ends[i]`` of ``block``):
+    (line index of each kept row, the rows; spans relative to ``block``)."""
+    view = memoryview(block)
     kept: list[int] = []
     columns: dict[str, list] = {name: [] for name in INT_COLUMNS + TEXT_COLUMNS}
-    for line, start, end in zip(lines.tolist(), mask.starts[lines].tolist(),
-                                mask.ends[lines].tolist()):
+    for line, start, end in zip(lines.tolist(), starts[lines].tolist(), ends[lines].tolist()):
         fields = parse_line(bytes(view[start:end]))
         if fields is None:
             continue
@@ -452,8 +554,8 @@ def _parse_exact(view: memoryview, mask: LineMask, lines: np.ndarray) -> tuple[n
     rows = np.array(kept, dtype=np.int64)
     ints = {name: np.array(columns[name], dtype=np.uint64) for name in INT_COLUMNS}
     texts = {name: pa.array(columns[name], type=pa.binary()) for name in TEXT_COLUMNS}
-    starts, ends = mask.starts[rows], mask.ends[rows]
-    chunk = Chunk(**ints, texts=texts, block=view.obj, _spans=lambda: (starts, ends))
+    row_starts, row_ends = starts[rows], ends[rows]
+    chunk = Chunk(**ints, texts=texts, block=view.obj, _spans=lambda: (row_starts, row_ends))
     return rows, chunk
 
 
