@@ -184,7 +184,8 @@ _ARROW_BLOCK = 4 * 1024 * 1024  # with threads, Arrow tokenizes a block in piece
 _ARROW_SERIAL_BLOCK = 1024 * 1024  # without threads, this size is fastest (cache-friendly)
 _FIRST_LINE_LOOK = 64 * 1024  # how far the first line is searched for its tab count
 _MAX_RUNS = 256  # more runs of valid rows than this: gathered, not sliced
-_MAX_SKIPPED = 4096  # more odd rows than this in a block: the masking lane is cheaper
+_MAX_SKIPPED = 4096
+_MAX_HIGH_BYTES = 1 << 16  # non-ASCII bytes checked line by line before skipping rows  # more odd rows than this in a block: the masking lane is cheaper
 
 
 class _Refused(Exception):
@@ -242,13 +243,12 @@ def _parse_whole(block: bytes | bytearray, fields: int, use_threads: bool) -> Bl
     those rows hold no other whitespace (spaces inside quoted paths aside), so
     Arrow's fields are the real ones.  Otherwise the block is refused.
     """
-    # Arrow hands a skipped row's text to Python as UTF-8 text, and a row that is not
-    # UTF-8 makes that fail noisily: non-ASCII blocks are read without skipping.
     skipped: list[int | None] = []
-    table = _read_table(block, fields, use_threads, skipped if block.isascii() else None)
+    text = np.frombuffer(block, dtype=np.uint8)
+    table = _read_table(block, fields, use_threads,
+                        skipped if _rows_can_be_skipped(block, text, fields) else None)
     if None in skipped or len(skipped) > _MAX_SKIPPED:  # unnumbered (threads), or a mess
         raise _Refused
-    text = np.frombuffer(block, dtype=np.uint8)
     rows = table.num_rows
     line_count = rows + len(skipped)
     newlines = line_count - (not block.endswith(b"\n"))
@@ -289,6 +289,35 @@ def _parse_whole(block: bytes | bytearray, fields: int, use_threads: bool) -> Bl
         parts.append(_parse_exact(block, line_spans[0], line_spans[1], odd_lines))
     kept = sum(len(part) for _, part in parts)
     return BlockResult(_merge_in_line_order(parts, block), line_count, line_count - kept)
+
+
+def _rows_can_be_skipped(block: bytes | bytearray, text: np.ndarray, fields: int) -> bool:
+    """Whether Arrow may skip the rows it cannot take without a noisy failure.
+
+    Arrow hands a skipped row to Python as UTF-8 text, which fails (printing
+    "Exception ignored") for a row that is not UTF-8.  So every line with a
+    byte above 0x7F must either be UTF-8 or have ``fields - 1`` tabs (a row
+    Arrow keeps); with too many such lines to check, rows are not skipped.
+    """
+    if block.isascii():
+        return True
+    high = np.flatnonzero(text >= 0x80)
+    if len(high) > _MAX_HIGH_BYTES:
+        return False
+    end = -1
+    for position in high.tolist():
+        if position < end:
+            continue  # a line already checked
+        start = block.rfind(b"\n", 0, position) + 1
+        end = block.find(b"\n", position)
+        end = len(block) if end < 0 else end
+        line = bytes(block[start:end])
+        if line.count(b"\t") != fields - 1:
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+    return True
 
 
 def _rows_with_empty_fields(table: pa.Table) -> np.ndarray:
@@ -450,7 +479,7 @@ def _chunk_from_table(table: pa.Table, valid: np.ndarray | None, block: bytes | 
     """The chunk of ``table``'s valid rows (``valid`` None: every row).
 
     Masked rows are few: the valid ones form long runs, which are sliced out of
-    each column (no copy of the text) and converted run by run.
+    the text columns (no copy of the text).
     """
     if valid is None:
         ints = {name: pc.cast(table.column(name), pa.uint64()).to_numpy() for name in INT_COLUMNS}
@@ -458,32 +487,34 @@ def _chunk_from_table(table: pa.Table, valid: np.ndarray | None, block: bytes | 
                                                         for name in TEXT_COLUMNS}
         return Chunk(**ints, texts=texts, block=block, _spans=all_spans)
     rows = np.flatnonzero(valid)
+    ints = {name: _valid_integers(table.column(name), rows) for name in INT_COLUMNS}
     edges = np.flatnonzero(np.diff(np.concatenate(([False], valid, [False]))))
     runs = list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
     if len(runs) > _MAX_RUNS:  # many masked rows: one gather is cheaper than many slices
-        mask = pa.array(valid)  # masked rows may hold anything, even 2**64: replaced first
-        ints = {name: pc.cast(pc.if_else(mask, table.column(name), "0"), pa.uint64())
-                .to_numpy()[rows] for name in INT_COLUMNS}
-        texts: dict[str, pa.Array | pa.ChunkedArray] = {
-            name: take_rows(table.column(name), rows) for name in TEXT_COLUMNS}
-        return Chunk(**ints, texts=texts, block=block, _spans=functools.cache(
-            lambda: tuple(column[rows] for column in all_spans())))
-    ints = {}
-    for name in INT_COLUMNS:
-        column = table.column(name)
-        ints[name] = (np.concatenate([pc.cast(column.slice(start, stop - start), pa.uint64())
-                                      .to_numpy() for start, stop in runs])
-                      if runs else np.zeros(0, dtype=np.uint64))
-    texts = {name: pa.chunked_array([piece for start, stop in runs
-                                     for piece in table.column(name).slice(start, stop - start).chunks
-                                     if len(piece)], type=pa.binary())
-             for name in TEXT_COLUMNS}
+        texts = {name: take_rows(table.column(name), rows) for name in TEXT_COLUMNS}
+    else:
+        texts = {name: pa.chunked_array([piece for start, stop in runs for piece
+                                         in table.column(name).slice(start, stop - start).chunks
+                                         if len(piece)], type=pa.binary())
+                 for name in TEXT_COLUMNS}
 
     def spans() -> Spans:
         starts, ends = all_spans()
         return starts[rows], ends[rows]
 
     return Chunk(**ints, texts=texts, block=block, _spans=functools.cache(spans))
+
+
+def _valid_integers(column: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
+    """The values of ``rows`` (which hold numbers below 2**63) as uint64.
+
+    The whole column is converted when every value converts (a row is usually
+    masked for another column); else only ``rows`` are gathered first.
+    """
+    try:
+        return pc.cast(column, pa.uint64()).to_numpy()[rows]
+    except pa.ArrowInvalid:
+        return pc.cast(take_rows(column, rows), pa.uint64()).to_numpy()
 
 
 def _longest_line_bound(table: pa.Table, fields: int) -> int:
