@@ -479,7 +479,7 @@ def _chunk_from_table(table: pa.Table, valid: np.ndarray | None, block: bytes | 
     """The chunk of ``table``'s valid rows (``valid`` None: every row).
 
     Masked rows are few: the valid ones form long runs, which are sliced out of
-    the text columns (no copy of the text).
+    each column (no copy of the text) and converted in one call.
     """
     if valid is None:
         ints = {name: pc.cast(table.column(name), pa.uint64()).to_numpy() for name in INT_COLUMNS}
@@ -487,34 +487,23 @@ def _chunk_from_table(table: pa.Table, valid: np.ndarray | None, block: bytes | 
                                                         for name in TEXT_COLUMNS}
         return Chunk(**ints, texts=texts, block=block, _spans=all_spans)
     rows = np.flatnonzero(valid)
-    ints = {name: _valid_integers(table.column(name), rows) for name in INT_COLUMNS}
     edges = np.flatnonzero(np.diff(np.concatenate(([False], valid, [False]))))
     runs = list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
     if len(runs) > _MAX_RUNS:  # many masked rows: one gather is cheaper than many slices
-        texts = {name: take_rows(table.column(name), rows) for name in TEXT_COLUMNS}
+        kept = {name: take_rows(table.column(name), rows) for name in INT_COLUMNS + TEXT_COLUMNS}
     else:
-        texts = {name: pa.chunked_array([piece for start, stop in runs for piece
-                                         in table.column(name).slice(start, stop - start).chunks
-                                         if len(piece)], type=pa.binary())
-                 for name in TEXT_COLUMNS}
+        kept = {name: pa.chunked_array([piece for start, stop in runs for piece
+                                        in table.column(name).slice(start, stop - start).chunks
+                                        if len(piece)], type=table.schema.field(name).type)
+                for name in INT_COLUMNS + TEXT_COLUMNS}
+    ints = {name: pc.cast(kept[name], pa.uint64()).to_numpy() for name in INT_COLUMNS}
+    texts = {name: kept[name] for name in TEXT_COLUMNS}
 
     def spans() -> Spans:
         starts, ends = all_spans()
         return starts[rows], ends[rows]
 
     return Chunk(**ints, texts=texts, block=block, _spans=functools.cache(spans))
-
-
-def _valid_integers(column: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
-    """The values of ``rows`` (which hold numbers below 2**63) as uint64.
-
-    The whole column is converted when every value converts (a row is usually
-    masked for another column); else only ``rows`` are gathered first.
-    """
-    try:
-        return pc.cast(column, pa.uint64()).to_numpy()[rows]
-    except pa.ArrowInvalid:
-        return pc.cast(take_rows(column, rows), pa.uint64()).to_numpy()
 
 
 def _longest_line_bound(table: pa.Table, fields: int) -> int:
