@@ -216,10 +216,12 @@ def split_chunk(chunk: Chunk, plan: SplitPlan) -> ChunkSplit:
 class _KeptLines:
     """A chunk's lines, joined for a selection of rows, each ending in a newline.
 
-    When the rows are the block's lines one after another (the fast lane's
-    chunks), the lines with their newlines are one Arrow binary array over the
-    block, and Arrow's take gathers a selection; otherwise the runs of
-    consecutive lines are copied as slices.  Neither holds the GIL while copying.
+    When every row's line has its newline in the block, the lines with their
+    newlines are values of one Arrow binary array over the block (when the
+    rows are not the block's lines one after another, such as around a
+    malformed line, the bytes between two rows are values of their own), and
+    Arrow's take gathers a selection; otherwise the runs of consecutive lines
+    are copied as slices.  Neither holds the GIL while copying.
     """
 
     def __init__(self, chunk: Chunk) -> None:
@@ -227,16 +229,22 @@ class _KeptLines:
         self.starts, self.ends = chunk.spans()
         count = len(self.starts)
         self.array: pa.Array | None = None
-        contiguous = bool((self.starts[1:] == self.ends[:-1] + 1).all())
-        if count and contiguous and self.ends[-1] < len(self.text):  # every line has its newline
-            offsets = np.append(self.starts, self.ends[-1] + 1).astype(np.int32)
-            self.array = pa.Array.from_buffers(pa.binary(), count, [
-                None, pa.py_buffer(offsets), pa.py_buffer(self.text)])
+        self.step = 1  # values per row in the array: the line, then any gap before the next
+        if count and self.ends[-1] < len(self.text):  # every line has its newline
+            if bool((self.starts[1:] == self.ends[:-1] + 1).all()):
+                offsets = np.append(self.starts, self.ends[-1] + 1)
+            else:
+                offsets = np.empty(2 * count, dtype=np.int64)
+                offsets[0::2] = self.starts
+                offsets[1::2] = self.ends + 1
+                self.step = 2
+            self.array = pa.Array.from_buffers(pa.binary(), len(offsets) - 1, [
+                None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(self.text)])
 
     def joined(self, rows: np.ndarray) -> memoryview | np.ndarray:
         """The lines of ``rows`` (ascending) with their newlines, as one buffer."""
         if self.array is not None:
-            taken = self.array.take(rows)
+            taken = self.array.take(rows * self.step)
             offsets = value_offsets(taken)
             return memoryview(taken.buffers()[2])[offsets[0]:offsets[-1]]
         return self._copied_runs(self.starts[rows], self.ends[rows])
