@@ -452,7 +452,7 @@ def inspect_snapshot(snapshot: Snapshot, volume_name: str, plan: InspectionPlan,
         if partial.entries is not None:
             entries.append((sequence, partial.entries))
     if undecodable:
-        log.warning("skipped %d lines whose path is not valid base64 in %s", undecodable,
+        log.warning("skipped %d lines whose path field does not decode in %s", undecodable,
                     snapshot.path)
     records = _accumulate(totals.combined(), entries, type_count)
     paths = plan.registry.paths

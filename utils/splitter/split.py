@@ -144,7 +144,7 @@ def make_plan(directory: DirectorySnapshot, settings: SplitterConfig, *, by_gid:
 # ------------------------------------------------------------------ one chunk
 
 def select_rows(chunk: Chunk, plan: SplitPlan) -> tuple[np.ndarray, int]:
-    """(mask of the chunk's kept rows, candidates whose path is not valid base64)."""
+    """(mask of the chunk's kept rows, candidates whose path field does not decode)."""
     keep = np.isin(chunk.gid, plan.humgen_gids)
     if not plan.special_prefixes or not len(plan.prefix_gids):
         return keep, 0
@@ -379,7 +379,7 @@ def _split_one(snapshot: Snapshot, plan: SplitPlan, files: MemberFiles, result: 
     result.lines_kept += kept
     if undecodable:
         log.warning("%s: %d lines of named non-humgen groups have a path field that starts like a "
-                    "special prefix but is not valid base64; not kept", snapshot.path, undecodable)
+                    "special prefix but does not decode; not kept", snapshot.path, undecodable)
     log.info("volume %d (%s): kept %s of %s lines", snapshot.volume, snapshot.path, f"{kept:,}",
              f"{stats.lines:,}")
 
