@@ -102,11 +102,11 @@ def decode_path(field: bytes) -> bytes | None:
 
 def decode_path_spans(fields: pa.Array | pa.ChunkedArray) -> PathSpans:
     """Decode path fields of either encoding (see :class:`PathSpans`)."""
+    quoted = _quoted_rows(fields)
+    if not quoted.any():  # base64 only: decoded piece by piece, never combined
+        return _without_trailing_slash(b64paths.decode_path_spans(fields))
     array = _combined(fields)
-    quoted = _quoted_rows(array)
-    if not quoted.any():
-        spans = b64paths.decode_path_spans(fields)
-    elif quoted.all():
+    if quoted.all():
         spans = _unquote_spans(array)
     else:
         spans = _merge(len(array), [(np.flatnonzero(~quoted), b64paths.decode_path_spans(
@@ -134,9 +134,9 @@ def prefix_candidates(fields: pa.Array | pa.ChunkedArray, prefixes: Sequence[byt
     encoded = [encoded_prefix(prefix).decode("ascii") for prefix in prefixes]
     found = (np.ones(len(fields), dtype=bool) if "" in encoded
              else starts_with_any(fields, encoded))
-    array = _combined(fields)
-    quoted = _quoted_rows(array)
+    quoted = _quoted_rows(fields)
     if quoted.any():
+        array = _combined(fields)
         try:
             written = ['"' + prefix.decode("utf-8") for prefix in prefixes]
         except UnicodeDecodeError:  # not a pattern Arrow takes: no filtering
@@ -153,18 +153,19 @@ def _combined(fields: pa.Array | pa.ChunkedArray) -> pa.Array:
     return fields
 
 
-def _quoted_rows(array: pa.Array) -> np.ndarray:
-    """Row mask: the field begins with ``"``."""
-    offsets = value_offsets(array)
-    data = array.buffers()[2]
-    if data is None or not len(array):
-        return np.zeros(len(array), dtype=bool)
-    text = np.frombuffer(data, dtype=np.uint8)
-    firsts = offsets[:-1]
-    nonempty = np.diff(offsets) > 0
-    quoted = np.zeros(len(array), dtype=bool)
-    quoted[nonempty] = text[firsts[nonempty]] == _QUOTE
-    return quoted
+def _quoted_rows(fields: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Row mask: the field begins with ``"`` (read piece by piece: nothing is copied)."""
+    masks = [np.zeros(0, dtype=bool)]
+    for piece in pieces_of(fields):
+        offsets = value_offsets(piece)
+        data = piece.buffers()[2]
+        quoted = np.zeros(len(piece), dtype=bool)
+        if data is not None and len(piece):
+            text = np.frombuffer(data, dtype=np.uint8)
+            nonempty = np.flatnonzero(np.diff(offsets) > 0)
+            quoted[nonempty] = text[offsets[nonempty]] == _QUOTE
+        masks.append(quoted)
+    return np.concatenate(masks)
 
 
 def _unquote_spans(array: pa.Array) -> PathSpans:
