@@ -20,10 +20,14 @@ Two lanes give identical results:
 * the exact lane splits a line in Python.  It takes only the lines that are
   not clean (and not already malformed by their length alone).
 
-A block whose whitespace count shows every line clean is tokenized whole.
-Otherwise the block is classified line by line (:mod:`utils.snapshots.linemask`)
-in pieces of about 1 MiB, so a malformed line costs only itself and the
-temporaries stay small whatever the block holds.
+A block is first tokenized whole: the rows Arrow cannot take (another
+number of fields) are skipped as it goes and, with the rows holding an empty
+field, re-read by the exact lane; one count of the block's bytes up to 0x20
+then proves every other row clean.  When that proof fails (odd whitespace, a
+lone ``\r``), the block is classified line by line
+(:mod:`utils.snapshots.linemask`) in pieces of about 1 MiB.  Either way a
+malformed line costs only itself, and the temporaries stay small whatever
+the block holds.
 """
 
 from __future__ import annotations
@@ -38,8 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from utils.snapshots.byteviews import pieces_of, value_offsets
-from utils.snapshots.linemask import (MASK_PIECE, LineMask, classify_lines, gather_lines,
-                                      piece_bounds)
+from utils.snapshots.linemask import MASK_PIECE, classify_lines, gather_lines, piece_bounds
 
 FIELD_NAMES = ("path", "size", "uid", "gid", "atime", "mtime", "ctime", "type", "inode", "nlink",
                "dev")
@@ -586,5 +589,3 @@ def empty_chunk() -> Chunk:
                  texts={name: pa.array([], type=pa.binary()) for name in TEXT_COLUMNS},
                  block=b"", _spans=lambda: (empty, empty))
 
-
-_empty_chunk = empty_chunk  # the name other modules used before
