@@ -62,6 +62,14 @@ def test_malformed_quoting_does_not_unquote(field: bytes) -> None:
     assert paths.to_pylist()[0::2] == [b"/ok", b"/ok"]
 
 
+@pytest.mark.parametrize("field", [b"L3g==", b"L3g=A", b"=L3g", b"L3g", b"L3g=QQ==",
+                                   base64.b64encode(b"/lustre/a/") + b"="])
+def test_base64_that_is_not_padded_standard_does_not_decode(field: bytes) -> None:
+    paths, valid = decode_paths(pa.array([b"L29r", field], type=pa.binary()))
+    assert valid.tolist() == [True, False]
+    assert reference_decode_path(field) is None
+
+
 def test_one_trailing_slash_is_removed_from_paths_longer_than_slash() -> None:
     fields = [b'"/a/b/"', b'"/"', b'"//"', base64.b64encode(b"/a/"), base64.b64encode(b"/"),
               b'"/a\\x2f"', b'"x/"']
