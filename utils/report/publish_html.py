@@ -60,11 +60,12 @@ def build_page(database: Database, config: Config, date: dt.date) -> HtmlReport 
     return HtmlReport(date, tuple(volumes))
 
 
-def publish_html(database: Database, config: Config, date: dt.date) -> str | None:
+def publish_html(database: Database, config: Config, date: dt.date, *,
+                 remedy: str = "the next run writes it") -> str | None:
     """Write ``date``'s page from the database; return its path (None when the date has no rows).
 
-    A failed write raises a :class:`LurgeError`; nothing is left at the page's name
-    but the page that was there before, if any.
+    A failed write raises a :class:`LurgeError` that ends with ``remedy``;
+    nothing is left at the page's name but the page that was there before, if any.
     """
     page = build_page(database, config, date)
     if page is None:
@@ -74,7 +75,7 @@ def publish_html(database: Database, config: Config, date: dt.date) -> str | Non
         write_html(path, page)
     except OSError as exc:  # a full disk, a file-size limit, permissions...
         raise LurgeError(f"could not write {path}: {exc.strerror or exc}; nothing was left at "
-                         "that name (the next run writes it)") from exc
+                         f"that name ({remedy})") from exc
     log.info("html: wrote %s (%s)", path, _describe(page.volumes))
     return path
 
@@ -102,10 +103,10 @@ def rewrite_after_inspection(database: Database, config: Config, dates: Iterable
                      "report", date)
             continue
         try:
-            path = publish_html(database, config, date)
+            path = publish_html(database, config, date,
+                                remedy=f"python report.py --html-only {date} writes it")
         except LurgeError as exc:
-            raise LurgeError(f"the inspection was loaded, but its page was not rewritten: {exc}; "
-                             f"python report.py --html-only {date} writes it") from exc
+            raise LurgeError(f"the inspection was loaded, but {exc}") from exc
         log.info("html: rewrote the page of %s with the inspection's projects", date)
         written.append(path)
     return written
