@@ -232,6 +232,18 @@ def test_html_only_rewrites_the_page_from_the_database(known_setup, tmp_path: Pa
     assert sorted(os.listdir(page.parent)) == ["report-20231114.html", "report-20231114.tsv"]
 
 
+def test_a_link_planted_at_the_page_is_replaced_not_followed(known_setup, tmp_path: Path) -> None:
+    config, files, _, reports = known_setup
+    target = tmp_path / "precious.txt"
+    target.write_bytes(b"not yours\n")
+    page = reports / "report-output-files" / "report-20231114.html"
+    page.parent.mkdir()
+    page.symlink_to(target)
+    run_script("report.py", "--config", str(config), DATE.isoformat(), *files, check=0)
+    assert not page.is_symlink() and page.read_bytes().startswith(b"<!DOCTYPE html>")
+    assert target.read_bytes() == b"not yours\n"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--html-only", "2023-11-14", "x.dat.gz"], "--html-only takes no FILE"),
     (["--html-only", "--force", "2023-11-14"], "--html-only takes no --force"),
