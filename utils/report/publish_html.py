@@ -19,7 +19,6 @@ from typing import Iterable
 from db.connection import Database
 from db.directory import inspection_dates
 from db.history import DirectoryUsage, directory_rows, usage_over_time, usage_rows, user_rows
-from db.usage import usage_loaded
 from utils.common.config import Config
 from utils.common.errors import LurgeError, UsageError
 from utils.common.text import plural
@@ -82,12 +81,11 @@ def publish_html(database: Database, config: Config, date: dt.date, *,
 
 def regenerate_html(database: Database, config: Config, date: dt.date) -> str:
     """``report.py --html-only``: the page of ``date`` again, from the database alone."""
-    if not usage_loaded(database, date):
+    path = publish_html(database, config, date)
+    if path is None:
         raise UsageError(f"the database {config.database.redacted_url} holds no report rows for "
                          f"{date}: there is nothing to build its page from (report the date "
                          "first: report.py DATE FILE...)")
-    path = publish_html(database, config, date)
-    assert path is not None  # the date has rows
     return path
 
 
@@ -98,15 +96,15 @@ def rewrite_after_inspection(database: Database, config: Config, dates: Iterable
     """
     written = []
     for date in sorted(set(dates)):
-        if not usage_loaded(database, date):
-            log.info("html: no report rows for %s in the database; its page is left to the "
-                     "report", date)
-            continue
         try:
             path = publish_html(database, config, date,
                                 remedy=f"python report.py --html-only {date} writes it")
         except LurgeError as exc:
             raise LurgeError(f"the inspection was loaded, but {exc}") from exc
+        if path is None:
+            log.info("html: no report rows for %s in the database; its page is left to the "
+                     "report", date)
+            continue
         log.info("html: rewrote the page of %s with the inspection's projects", date)
         written.append(path)
     return written
