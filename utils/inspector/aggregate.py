@@ -1,4 +1,4 @@
-"""The project inspector's aggregation pass (SPEC §3).
+"""The project inspector's aggregation pass.
 
 Per chunk, with Arrow/NumPy: keep files and directories whose base64 path
 can lie under a root, decode those paths into one buffer (each path a span
@@ -407,7 +407,7 @@ class _Accumulator:
 
 @dataclass(frozen=True)
 class DirectoryRecord:
-    """One row of the inspector's output (SPEC §3)."""
+    """One row of the inspector's output (docs/outputs.md)."""
 
     volume: str
     path: Components

@@ -3,8 +3,10 @@
 One worker process per volume reads its snapshot once, builds that volume's
 rows and stages them in its own SQLite file.  The parent then publishes:
 first the database (one transaction, skipped when the date is loaded), then
-the TSV (atomically, skipped when it exists) — the TSV is the manager's
-"done" marker, so it is written last.  Staging files are removed whatever
+the HTML page built from the database's rows (atomically, always rewritten),
+then the TSV (atomically, skipped when it exists) — the TSV is the manager's
+"done" marker, so it is written last, and a failed page write stops the run
+before it.  Staging files are removed whatever
 happens, including a stop by SIGTERM or Ctrl-C.  A failed snapshot aborts
 the run before anything is published.
 """
@@ -28,6 +30,7 @@ from utils.common.workers import map_in_workers
 from utils.directory.ldap import DirectorySnapshot, load_directory
 from utils.snapshots.discovery import Snapshot, open_snapshot
 from utils.snapshots.reader import ReadStats
+from utils.report.publish_html import publish_html
 from utils.report.rows import UsageRow, build_rows
 from utils.report.tsv import tsv_dir, tsv_path, tsv_written, write_report
 from utils.report.staging import prepare_staging, read_rows, remove_staging, staging_path, write_rows
@@ -105,6 +108,7 @@ def run_report(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
             rows = _with_warnings(db, config, date, _stage_all(config, date, snapshot_paths,
                                                                directory))
             database = _publish_database(db, date, rows, loaded, force)
+            _publish_html(db, config, date)
             tsv_action = _publish_tsv(tsv, rows, force)
         finally:
             remove_staging(report_dir)
@@ -154,6 +158,12 @@ def _publish_database(db, date: dt.date, rows: list[UsageRow], loaded: bool, for
     else:
         log.info("database: %s %d rows for %s", result.action, result.group_rows, date)
     return result.action
+
+
+def _publish_html(db: Database, config: Config, date: dt.date) -> None:
+    """The date's page, from the rows just published (a failed write fails the run: no TSV)."""
+    if publish_html(db, config, date) is None:
+        log.info("html: the database holds no rows for %s; no page written", date)
 
 
 def _publish_tsv(path: str, rows: list[UsageRow], force: bool) -> str:
