@@ -63,6 +63,8 @@ def test_snapshot_without_usable_lines_stops_every_script_and_publishes_nothing(
     os.utime(failed, (now - 60, now - 60))
     before = published_state(tmp_path, db_url)
     assert before[2], "the inspector's rows of yesterday are there to be kept"
+    outputs = listing(tmp_path / "reports" / "report-output-files")
+    assert f"report-{YESTERDAY:%Y%m%d}.tsv" in outputs
     commands = [
         ["report.py", "--config", str(config), TODAY.isoformat(), str(today[118]), str(failed)],
         ["manager.py", "report", "--config", str(config)],
@@ -78,8 +80,7 @@ def test_snapshot_without_usable_lines_stops_every_script_and_publishes_nothing(
         # no TSV, rows, staging or temporary file, links unmoved, split set untouched
         assert published_state(tmp_path, db_url) == before, script
     assert listing(tmp_path / "reports" / ".lurge-staging") == []
-    assert listing(tmp_path / "reports" / "report-output-files") == [
-        f"report-{YESTERDAY:%Y%m%d}.tsv"]
+    assert listing(tmp_path / "reports" / "report-output-files") == outputs  # nothing of today
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["groups"]
 
 
