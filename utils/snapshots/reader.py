@@ -5,9 +5,10 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import logging
+import os
 from fractions import Fraction
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 from utils.common.config import DEFAULT_MAX_MALFORMED_FRACTION
 from utils.common.errors import SnapshotError
@@ -23,7 +24,29 @@ PARSE_THREADS = 2
 T = TypeVar("T")
 
 
-def read_blocks(path: str, block_size: int = BLOCK_SIZE, *, fast: bool = True) -> Iterator[bytearray]:
+class FilePosition:
+    """How much of a compressed file has been read, for progress lines."""
+
+    def __init__(self) -> None:
+        self._file: BinaryIO | None = None
+        self._size = 0
+
+    def follow(self, file: BinaryIO) -> None:
+        """Report the position of ``file`` (just opened) from now on."""
+        self._file, self._size = file, os.fstat(file.fileno()).st_size
+
+    def fraction(self) -> float:
+        """The share of the file read so far (0 before it is opened, 1 once closed)."""
+        if self._file is None or not self._size:
+            return 0.0
+        try:
+            return self._file.tell() / self._size
+        except (OSError, ValueError):  # closed: read to its end
+            return 1.0
+
+
+def read_blocks(path: str, block_size: int = BLOCK_SIZE, *, fast: bool = True,
+                position: FilePosition | None = None) -> Iterator[bytearray]:
     """Line-aligned blocks of decompressed text; a snapshot that cannot be read raises
     SnapshotError.
 
@@ -39,13 +62,20 @@ def read_blocks(path: str, block_size: int = BLOCK_SIZE, *, fast: bool = True) -
     """
     keep_freed_memory()
     try:
-        stream = open_gzip_reader(path, fast=fast)
+        compressed = open(path, "rb")  # noqa: SIM115 - closed below, after the stream
     except OSError as exc:
         raise SnapshotError(f"failed snapshot {path}: cannot open: {exc}") from None
+    try:
+        stream = open_gzip_reader(compressed, fast=fast)
+    except OSError as exc:
+        compressed.close()
+        raise SnapshotError(f"failed snapshot {path}: cannot open: {exc}") from None
+    if position is not None:
+        position.follow(compressed)
     carry = b""
     dropping = False  # inside a line too long to be well-formed
     try:
-        with stream:
+        with compressed, stream:
             while True:
                 block = uninitialized_bytearray(len(carry) + block_size)
                 block[: len(carry)] = carry
@@ -112,7 +142,8 @@ def map_chunks(path: str, func: Callable[[Chunk], T], *, threads: int = PARSE_TH
     SnapshotError: a caller publishes nothing before the iteration ends.
     """
     stats = stats if stats is not None else ReadStats(path)
-    progress = Progress(log, label or f"reading {path}")
+    position = FilePosition()
+    progress = Progress(log, label or f"reading {path}", position=position.fraction)
 
     def work(block: bytearray) -> tuple[BlockResult, T]:
         result = parse_block(block, use_threads=False)
@@ -129,7 +160,7 @@ def map_chunks(path: str, func: Callable[[Chunk], T], *, threads: int = PARSE_TH
 
     with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="parse") as pool:
         try:
-            for block in read_blocks(path, block_size):
+            for block in read_blocks(path, block_size, position=position):
                 in_flight.append(pool.submit(work, block))
                 while len(in_flight) > threads + 1:
                     yield finished()
