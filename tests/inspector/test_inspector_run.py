@@ -376,3 +376,21 @@ def test_tosql_takes_the_run_lock_and_says_loaded_or_replaced(tmp_path: Path) ->
     assert "database: 11 directory rows: loaded scratch118 (no earlier rows)" in first.stderr
     second = run_script("project_inspector.py", "--config", str(config), "--tosql", check=0)
     assert "database: 11 directory rows: replaced the rows of scratch118" in second.stderr
+
+
+def test_a_very_deep_path_at_a_very_large_depth(tmp_path: Path) -> None:
+    """1,500 components, --depth 1200: one record per ancestor, no recursion limit met."""
+    volumes = [{"number": 118, "mount": MOUNT, "inspect_roots": [R0]}]
+    sections = base_sections(tmp_path, f"sqlite:///{tmp_path}/lurge.db", f"ldif:{DIRECTORY_LDIF}",
+                             volumes)
+    sections["paths"]["max_days_ago"] = 10_000
+    config = write_config(tmp_path / "lurge.toml", sections)
+    deep = R0 + "/d" * 1499
+    write_snapshot(str(tmp_path / "mpistat" / snapshot_filename(dt.date(2023, 11, 14), 118)),
+                   [entry(deep + "/f.bam", 2, 1001, 1)], mtime=T)
+
+    printed = inspect(config, "--depth", "1200", "--format", "tsv", "--bytes", "--generic",
+                      "--noheader").decode().splitlines()
+
+    keys = ["projects" + "/d" * count for count in range(1201)]  # the key: 1,201 components
+    assert printed == [f"{key}\t{2 * MIB}\t{2 * MIB}\t0\t0\t0\t1\t1.0" for key in keys]

@@ -70,10 +70,21 @@ class RecordRegistry:
     def lineage(self, key: bytes) -> tuple[int, ...]:
         """Ids of the key's ancestors and of the key itself, outermost first."""
         found = self._lineages.get(key)
-        if found is None:
-            cut = key.rfind(b"/")
-            found = (self.lineage(key[:cut]) if cut > 0 else ()) + (self.record_id(key),)
-            self._lineages[key] = found
+        if found is not None:
+            return found
+        missing = [key]  # the key and its ancestors not yet known, innermost first
+        cut = key.rfind(b"/")
+        while cut > 0:
+            parent = key[:cut]
+            found = self._lineages.get(parent)
+            if found is not None:
+                break
+            missing.append(parent)
+            cut = parent.rfind(b"/")
+        found = found or ()
+        for prefix in reversed(missing):  # outermost first: no recursion, whatever the depth
+            found = found + (self.record_id(prefix),)
+            self._lineages[prefix] = found
         return found
 
     def record_id(self, key: bytes) -> int:
