@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Hashable, Sequence
+from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +22,7 @@ from utils.snapshots.reader import ReadStats, map_chunks
 
 NO_MTIME = -1  # sentinel for "no mtime at or before the snapshot time"
 GROUP_KEYS = ("gid",)
+OWNER_KEYS = ("uid", "gid")
 _LOW_BITS = np.uint64(0xFFFFFFFF)
 _HIGH_SHIFT = np.uint64(32)
 
@@ -84,6 +85,44 @@ def merge_partial(totals: dict[Hashable, GroupUsage], partial: pa.Table,
                                                partial.column("mtime_max").to_pylist()):
         totals.setdefault(label, GroupUsage()).merge((high << 32) + low, inodes,
                                                      None if mtime == NO_MTIME else mtime)
+
+
+class OwnerUsageConsumer:
+    """The report's share of a read: usage per (uid, gid), one chunk at a time.
+
+    :meth:`per_chunk` runs in the reader's parse threads; :meth:`collect`
+    takes the partial sums in file order on the reading thread.  The group
+    totals are derived from these sums (:func:`group_totals`), so one hash
+    aggregation per chunk serves both the group and the per-user report.
+    """
+
+    def __init__(self, snapshot_time: float) -> None:
+        self.snapshot_time = snapshot_time
+        self.totals: dict[tuple[int, int], GroupUsage] = {}
+
+    def per_chunk(self, chunk: Chunk) -> pa.Table:
+        return chunk_usage(chunk, self.snapshot_time, OWNER_KEYS)
+
+    def collect(self, partial: pa.Table) -> None:
+        merge_partial(self.totals, partial, OWNER_KEYS)
+
+
+def group_totals(owners: Mapping[tuple[int, int], GroupUsage]) -> dict[int, GroupUsage]:
+    """gid -> usage, summed exactly over the (uid, gid) totals of that gid."""
+    groups: dict[int, GroupUsage] = {}
+    for (_, gid), owner in owners.items():
+        groups.setdefault(gid, GroupUsage()).merge(owner.used, owner.inodes, owner.last_mtime)
+    return groups
+
+
+def aggregate_owner_usage(snapshot: Snapshot,
+                          stats: ReadStats | None = None) -> dict[tuple[int, int], GroupUsage]:
+    """(uid, gid) -> usage over every well-formed line of ``snapshot`` (all object types)."""
+    consumer = OwnerUsageConsumer(snapshot.time)
+    for partial in map_chunks(snapshot.path, consumer.per_chunk,
+                              label=f"usage of volume {snapshot.volume}", stats=stats):
+        consumer.collect(partial)
+    return consumer.totals
 
 
 def aggregate_usage(snapshot: Snapshot, stats: ReadStats | None = None) -> dict[int, GroupUsage]:
