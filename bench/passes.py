@@ -24,9 +24,9 @@ from utils.snapshots.compression import open_gzip_reader  # noqa: E402
 from utils.common.config import DEFAULT_FILETYPES, DEFAULT_SPECIAL_PREFIXES, SplitterConfig  # noqa: E402
 from utils.inspector.aggregate import inspect_snapshot, plan_for_roots  # noqa: E402
 from utils.directory.ldap import DirectorySnapshot  # noqa: E402
-from utils.snapshots.chunks import Snapshot  # noqa: E402
+from utils.snapshots.discovery import Snapshot  # noqa: E402
 from utils.splitter.split import make_plan, split_snapshots  # noqa: E402
-from utils.report.usage import aggregate_usage  # noqa: E402
+from utils.report.usage import aggregate_owner_usage, aggregate_usage, group_totals  # noqa: E402
 
 MOUNT = "/lustre/scratch118"
 ROOTS = (f"{MOUNT}/humgen/projects", f"{MOUNT}/realdata/mdt[0-9]/projects")
@@ -55,6 +55,12 @@ def snapshot_of(path: str) -> Snapshot:
 
 
 def report_pass(path: str) -> None:
+    """What a report worker reads: sums per (uid, gid), the group totals derived from them."""
+    group_totals(aggregate_owner_usage(snapshot_of(path)))
+
+
+def report_groups_pass(path: str) -> None:
+    """The sums per gid alone (the report before the per-user sums), for comparison."""
     aggregate_usage(snapshot_of(path))
 
 
@@ -77,6 +83,7 @@ PASSES: dict[str, Callable[[str], object]] = {
     "decompress": lambda path: decompress(path, fast=True),
     "decompress-stdlib": lambda path: decompress(path, fast=False),
     "report": report_pass,
+    "report-groups": report_groups_pass,
     "inspector": inspector_pass,
     "splitter": splitter_pass,
 }

@@ -75,7 +75,7 @@ def read_volume(task: FusedTask) -> FusedResult:
     consumers: list[ChunkConsumer] = [usage] if inspection is None else [usage, inspection]
     what = "usage" if inspection is None else "usage and inspection"
     read_once(snapshot, consumers, label=f"{what} of volume {snapshot.volume}", stats=stats)
-    staged = stage_usage(task.report, usage.totals, stats)
+    staged = stage_usage(task.report, usage.result(), stats)
     if inspection is None:
         return FusedResult(staged, None)
     return FusedResult(staged, inspection.records(snapshot, task.report.volume.name,
