@@ -12,7 +12,8 @@ aggregation; (d) the splitter including its gzip output; (e) ``manager.py both``
 on a 3-volume set with 2 workers (one read per snapshot for both stages), and
 (e') ``manager.py inspector`` alone on the same set; and the peak RSS of
 (b)-(d) at N and 4N lines.  Prints a table (lines/s and each pass's ratio to
-(a)), the ratios (b)/(b') and (e)/(e') in time, and writes it all as JSON.
+(a)), the ratios (b)/(b') and (e)/(e') in wall time and in CPU time (steadier
+on a shared machine), and writes it all as JSON.
 Ratios, not absolute rates, are what compare across machines and runs.
 """
 
@@ -23,6 +24,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -101,9 +103,13 @@ def run_manager(data: str, lines: int, mode: str = "both") -> dict:
             handle.write("".join(MANAGER_VOLUME.format(number=n) for n in SET_VOLUMES))
         command = [sys.executable, os.path.join(REPO, "manager.py"), mode, "--config", config,
                    "--date", f"{SET_DATE:%Y%m%d}"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
-        return {"pass": f"manager {mode}", "seconds": time.perf_counter() - started}
+        seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers included
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        return {"pass": f"manager {mode}", "seconds": seconds, "cpu_seconds": cpu}
 
 
 def best_manager_runs(data: str, lines: int, repeats: int) -> dict[str, dict]:
@@ -143,8 +149,10 @@ def main() -> int:
     for result in results.values():
         result["lines_per_second"] = result["lines"] / result["seconds"]
         result["ratio"] = result["lines_per_second"] / ceiling
-    compared = {f"{slow} / {fast}": results[slow]["seconds"] / results[fast]["seconds"]
-                for slow, fast in TIME_RATIOS if slow in results and fast in results}
+    compared = {f"{slow} / {fast}{suffix}": results[slow][key] / results[fast][key]
+                for slow, fast in TIME_RATIOS if slow in results and fast in results
+                for key, suffix in (("seconds", ""), ("cpu_seconds", " (CPU)"))
+                if key in results[slow] and key in results[fast]}
     report = {"lines": lines, "python": platform.python_version(), "machine": platform.machine(),
               "cpus": os.cpu_count(), "passes": results, "time_ratios": compared}
     with open(args.json, "w") as handle:
