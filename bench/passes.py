@@ -23,11 +23,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from utils.snapshots.compression import open_gzip_reader  # noqa: E402
 from utils.common.config import DEFAULT_FILETYPES, DEFAULT_SPECIAL_PREFIXES, SplitterConfig  # noqa: E402
-from utils.inspector.aggregate import inspect_snapshot, plan_for_roots  # noqa: E402
+from utils.inspector.aggregate import InspectionConsumer, inspect_snapshot, plan_for_roots  # noqa: E402
+from utils.manager.fused import read_once  # noqa: E402
 from utils.directory.ldap import DirectorySnapshot  # noqa: E402
 from utils.snapshots.discovery import Snapshot  # noqa: E402
 from utils.splitter.split import make_plan, split_snapshots  # noqa: E402
-from utils.report.usage import aggregate_owner_usage, aggregate_usage, group_totals  # noqa: E402
+from utils.report.usage import (OwnerUsageConsumer, aggregate_owner_usage, aggregate_usage,  # noqa: E402
+                                group_totals)
 
 MOUNT = "/lustre/scratch118"
 ROOTS = (f"{MOUNT}/humgen/projects", f"{MOUNT}/realdata/mdt[0-9]/projects")
@@ -71,6 +73,16 @@ def inspector_pass(path: str) -> None:
     inspect_snapshot(snapshot, "scratch118", plan, DIRECTORY)
 
 
+def fused_pass(path: str) -> None:
+    """One read feeding the report's sums and the inspector, as ``manager.py both`` reads."""
+    snapshot = snapshot_of(path)
+    usage = OwnerUsageConsumer(snapshot.time)
+    inspection = InspectionConsumer(plan_for_roots(ROOTS, 2, DEFAULT_FILETYPES, snapshot.time))
+    read_once(snapshot, [usage, inspection], label="usage and inspection")
+    group_totals(usage.result())
+    inspection.records(snapshot, "scratch118", DIRECTORY)
+
+
 def splitter_pass(path: str) -> None:
     out = tempfile.mkdtemp(prefix="lurge-bench-split-", dir=os.path.dirname(path))
     try:
@@ -86,6 +98,7 @@ PASSES: dict[str, Callable[[str], object]] = {
     "report": report_pass,
     "report-groups": report_groups_pass,
     "inspector": inspector_pass,
+    "report+inspector": fused_pass,
     "splitter": splitter_pass,
 }
 

@@ -8,11 +8,13 @@ generator (utils/demo/synthetic.py), then measures in one run, each pass in a
 fresh process: (a) decompression only, with the fastest decompressor and with
 stdlib gzip; (b) the report aggregation (sums per user and group, the group
 totals derived from them), and (b') the sums per group alone; (c) the inspector
-aggregation; (d) the splitter including its gzip output; (e) ``manager.py both``
+aggregation, and (c') one read feeding both the report's sums and the
+inspector, as ``manager.py both`` reads each snapshot; (d) the splitter
+including its gzip output; (e) ``manager.py both``
 on a 3-volume set with 2 workers (one read per snapshot for both stages), and
 (e') ``manager.py inspector`` alone on the same set; and the peak RSS of
 (b)-(d) at N and 4N lines.  Prints a table (lines/s and each pass's ratio to
-(a)), the ratios (b)/(b') and (e)/(e') in wall time and in CPU time (steadier
+(a)), the ratios (b)/(b'), (c')/(c) and (e)/(e') in wall time and in CPU time (steadier
 on a shared machine), and writes it all as JSON.
 Ratios, not absolute rates, are what compare across machines and runs.
 """
@@ -40,11 +42,12 @@ SNAPSHOT_TIME = 1_764_000_000
 SET_DATE = dt.date(2025, 11, 24)
 SET_VOLUMES = (118, 119, 121)
 PASS_NAMES = ("decompress", "decompress-stdlib", "report", "report-groups", "inspector",
-              "splitter")
+              "report+inspector", "splitter")
 MANAGER_MODES = ("both", "inspector")
 # (slower, faster): the time of the first as a multiple of the second's
-TIME_RATIOS = (("report", "report-groups"), ("manager both", "manager inspector"))
-RSS_PASSES = ("report", "inspector", "splitter")
+TIME_RATIOS = (("report", "report-groups"), ("report+inspector", "inspector"),
+               ("manager both", "manager inspector"))
+RSS_PASSES = ("report", "inspector", "report+inspector", "splitter")
 
 
 def snapshot(data: str, lines: int, volume: int = 118, seed: int = 1) -> str:
