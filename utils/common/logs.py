@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 import time
+from typing import Callable
 
 from utils.common.secrets import secret_values
 
@@ -79,12 +80,19 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 class Progress:
-    """Logs lines read and the rate at most every ``interval`` seconds."""
+    """Logs lines read, the rate and (when ``position`` is given) how much of the
+    file is read and the time left, at most every ``interval`` seconds.
 
-    def __init__(self, logger: logging.Logger, label: str, interval: float = 30.0) -> None:
+    ``position`` returns the fraction of the input consumed so far (0 to 1),
+    e.g. the compressed bytes read over the file's size.
+    """
+
+    def __init__(self, logger: logging.Logger, label: str, interval: float = 30.0,
+                 position: Callable[[], float] | None = None) -> None:
         self.logger = logger
         self.label = label
         self.interval = interval
+        self.position = position
         self.lines = 0
         self.started = time.monotonic()
         self._last_report = self.started
@@ -95,8 +103,19 @@ class Progress:
         now = time.monotonic()
         if now - self._last_report >= self.interval:
             self._last_report = now
-            self.logger.info("%s: %s lines read (%s lines/s)", self.label, f"{self.lines:,}",
-                             f"{self.rate(now):,.0f}")
+            self.logger.info("%s", self.describe(now))
+
+    def describe(self, now: float) -> str:
+        """The progress line at time ``now`` (a ``time.monotonic()`` value)."""
+        text = f"{self.label}: {self.lines:,} lines read ({self.rate(now):,.0f} lines/s)"
+        if self.position is None:
+            return text
+        done = min(max(self.position(), 0.0), 1.0)
+        text += f", {done:.0%} of the file"
+        if done > 0:
+            left = (now - self.started) * (1 - done) / done
+            text += f", about {format_duration(left)} left"
+        return text
 
     def rate(self, now: float | None = None) -> float:
         elapsed = (now or time.monotonic()) - self.started
@@ -105,3 +124,13 @@ class Progress:
     def finish(self) -> None:
         self.logger.info("%s: done, %s lines in %.1f s (%s lines/s)", self.label, f"{self.lines:,}",
                          time.monotonic() - self.started, f"{self.rate():,.0f}")
+
+
+def format_duration(seconds: float) -> str:
+    """``seconds`` as ``1h02m``, ``3m05s`` or ``12s``."""
+    whole = max(int(round(seconds)), 0)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

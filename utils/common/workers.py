@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import signal
+from types import FrameType
 from typing import Callable, Sequence, TypeVar
 
 from utils.common.logs import setup_logging
@@ -66,9 +67,21 @@ def start_worker(verbose: bool) -> None:
     setup_logging(verbose)
 
 
-def _leave(signum: int, frame: object) -> None:
+def _leave(signum: int, frame: FrameType | None) -> None:
     """SIGTERM in a worker: end a task at once; when idle, unwind (see the module)."""
-    if _busy:
-        os._exit(128 + signum)  # the parent removes whatever the task had staged
+    if _busy or _shutting_down(frame):
+        # the parent removes whatever the task had staged; a worker already
+        # past its last task holds no lock, and unwinding there only prints noise
+        os._exit(128 + signum)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     raise SystemExit(128 + signum)
+
+
+def _shutting_down(frame: FrameType | None) -> bool:
+    """Whether the signal came while the worker process is already ending
+    (inside the threading module's shutdown, after its task loop)."""
+    while frame is not None:
+        if frame.f_code.co_name == "_shutdown" and frame.f_globals.get("__name__") == "threading":
+            return True
+        frame = frame.f_back
+    return False
