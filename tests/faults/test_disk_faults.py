@@ -26,11 +26,12 @@ from utils.demo.synthetic import format_line, write_snapshot
 
 DATE = dt.date(2023, 11, 14)
 T = 1_700_000_000
-VOLUMES = (118, 119, 121, 122)
-# 150 unknown gids per volume: each staging file is 16 KiB, the whole TSV about 27 KB.
+VOLUMES = tuple(range(118, 130))
+# 50 unknown gids on each of 12 volumes: each staging file (group and user rows) is 12 KiB,
+# the per-user TSV about 20 KB (it fits) and the group TSV about 33 KB (it does not).
 ENTRIES = tuple(Entry(volume, 60_000 + index, size=volume * 1000 + index, age_days=index % 9)
-                for volume in VOLUMES for index in range(150))
-TSV_LIMIT = 20 * 1024
+                for volume in VOLUMES for index in range(50))
+TSV_LIMIT = 24 * 1024
 
 
 def file_size_limit(limit: int) -> Callable[[], None]:
@@ -55,7 +56,10 @@ def test_tsv_write_past_the_limit_leaves_no_partial_file(tmp_path: Path,
     assert result.returncode == 1, result.stderr
     assert (f"report.py: failed: could not write {tsv}: File too large; nothing was left at that "
             "name (the next run writes it)\n") in result.stderr
-    assert listing(tsv.parent) == []  # neither the TSV nor its temporary file
+    # neither the TSV nor its temporary file; the per-user TSV, written first, is complete
+    assert listing(tsv.parent) == [f"user-report-{DATE:%Y%m%d}.tsv"]
+    user_tsv = tsv.parent / f"user-report-{DATE:%Y%m%d}.tsv"
+    assert len(user_tsv.read_bytes().splitlines()) == 1 + len(ENTRIES)
     assert listing(tmp_path / "reports" / ".lurge-staging") == []
     # The database is published first (one transaction), the TSV — the "done" marker — last.
     assert usage_rows(url) == expected_db_rows(ENTRIES, DATE)

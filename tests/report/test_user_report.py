@@ -82,7 +82,7 @@ def test_known_snapshot_gives_exact_user_tsv_and_rows(known_setup, db_url: str) 
         names = sorted(name for (name,) in db.query("SELECT user_name FROM unix_user"))
     assert names == ["0", "10004", "10005", "99999", "aa9", "jd1", "jürgen", "kt3", "mm2",
                      "svc-build"]
-    assert "database: loaded 8 rows and 11 user rows for 2023-11-14" in result.stderr
+    assert "database: loaded 8 rows for 2023-11-14 (and 11 user rows)" in result.stderr
     assert not [path for path in (reports / "report-output-files").iterdir()
                 if path.name.startswith(".lurge-tmp-")]
 

@@ -188,8 +188,8 @@ def _publish_database(db, date: dt.date, rows: list[UsageRow], user_rows: list[U
     if result.action == SKIPPED:  # a run racing this one loaded the date first
         log.info("database: rows for %s already loaded; skipped", date)
     else:
-        log.info("database: %s %d rows and %d user rows for %s", result.action,
-                 result.group_rows, result.user_rows, date)
+        log.info("database: %s %d rows for %s (and %d user rows)", result.action,
+                 result.group_rows, date, result.user_rows)
     return result.action
 
 
