@@ -1,4 +1,4 @@
-"""What the later stages read back: usage history, inspector rows and per-user rows.
+"""What the later stages read back: usage rows and history, inspector rows and per-user rows.
 
 Plain functions returning plain values.  Names come back as the suite holds
 them (the database's escape undone: ``str`` with bytes that are not UTF-8 as
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from db import schema
 from db.connection import Database
 from utils.common.names import escape_name, unescape_bytes
-from utils.report.rows import UserUsageRow
+from utils.report.rows import UsageRow, UserUsageRow
 
 GroupKey = tuple[str, bool]  # (group name, is humgen)
 
@@ -161,3 +161,33 @@ def user_rows(database: Database, date: dt.date) -> list[UserUsageRow]:
                              used, inodes, modified)
                 for volume, name, group, is_humgen, used, inodes, modified in connection.execute(query)]
     return sorted(rows, key=UserUsageRow.sort_key)
+
+
+def usage_rows(database: Database, date: dt.date) -> list[UsageRow]:
+    """The group rows loaded for ``date``, in report order (volume, PI, group).
+
+    The database keeps whether a group was archived, not where: an archived
+    row comes back with ``archived_dirs`` set to ``""`` (still ``archived``).
+    """
+    query = (
+        sa.select(_volume.c.scratch_disk, _pi.c.pi_name, _group.c.group_name, _group.c.is_humgen,
+                  _usage.c.used, _usage.c.quota, _usage.c.last_modified, _usage.c.archived,
+                  _usage.c.quota_used, _usage.c.inodes, _usage.c.inode_quota,
+                  _usage.c.inode_quota_used, _usage.c.days_until_full_bytes,
+                  _usage.c.days_until_full_inodes, _usage.c.status)
+        .join(_group, _group.c.group_id == _usage.c.unix_id)
+        .join(_volume, _volume.c.volume_id == _usage.c.volume_id)
+        .outerjoin(_pi, _pi.c.pi_id == _usage.c.pi_id)
+        .where(_usage.c.record_date == date)
+    )
+    with database.read() as connection:
+        rows = [UsageRow(volume=suite_name(volume), pi=_optional_name(pi), group_name=suite_name(name),
+                         used=used, quota=quota, last_modified=modified,
+                         archived_dirs="" if archived else None, is_humgen=bool(is_humgen),
+                         quota_used=quota_used, inodes=inodes, inode_quota=inode_quota,
+                         inode_quota_used=inode_quota_used, days_until_full_bytes=days_bytes,
+                         days_until_full_inodes=days_inodes, status=status)
+                for (volume, pi, name, is_humgen, used, quota, modified, archived, quota_used, inodes,
+                     inode_quota, inode_quota_used, days_bytes, days_inodes, status)
+                in connection.execute(query)]
+    return sorted(rows, key=UsageRow.sort_key)

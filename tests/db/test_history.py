@@ -7,7 +7,7 @@ import datetime as dt
 from db.connection import Database
 from db.directory import load_inspection
 from db.history import (DirectoryUsage, HistoryPoint, UsagePoint, directory_rows, group_history,
-                        usage_over_time, user_rows)
+                        usage_over_time, usage_rows, user_rows)
 from db.usage import load_usage
 from utils.inspector.aggregate import DirectoryRecord
 from utils.report.rows import UsageRow, UserUsageRow
@@ -91,3 +91,20 @@ def test_user_rows_of_a_date(db: Database) -> None:
     assert user_rows(db, D) == sorted(users, key=UserUsageRow.sort_key)
     assert user_rows(db, day(-1)) == users[:1]
     assert user_rows(db, day(1)) == []
+
+
+def test_usage_rows_of_a_date_come_back_as_loaded(db: Database) -> None:
+    rows = [
+        UsageRow("scratch119", None, ODD, 7, None, None, "/archive/x", False, None),
+        UsageRow("scratch118", "Smith", "hgi", 2**63 - 1, 10**15, 2.5, None, True, 10**14,
+                 inodes=12, inode_quota=50, inode_quota_used=11, days_until_full_bytes=3.5,
+                 days_until_full_inodes=None, status="Not OK"),
+        UsageRow("scratch118", None, "hgi", 1, None, 0.0, None, False, None, status=None),
+    ]
+    load_usage(db, D, rows)
+    load_usage(db, day(-1), rows[:1])
+    archived = UsageRow("scratch119", None, ODD, 7, None, None, "", False, None)  # where: not kept
+    assert usage_rows(db, D) == sorted([archived, *rows[1:]], key=UsageRow.sort_key)
+    assert usage_rows(db, D)[-1].archived
+    assert usage_rows(db, day(-1)) == [archived]
+    assert usage_rows(db, day(1)) == []

@@ -1,9 +1,11 @@
-"""Disk faults: a file-size limit (RLIMIT_FSIZE) hit while writing the TSV or the split files.
+"""Disk faults: a file-size limit (RLIMIT_FSIZE) hit while writing the report or the split files.
 
 The script runs with a small RLIMIT_FSIZE and SIGXFSZ ignored, so the write
 that crosses the limit fails with EFBIG as on a full disk.  The database is
 MariaDB (nothing local to hit the limit first) and the inputs are sized so
-that the TSV, or one split file, is the first file to cross it.
+that the report's HTML page (written before the TSV), or one split file, is
+the first file to cross it.  A folder planted at the TSV's name stands for a
+TSV write that fails after the page was written.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from utils.demo.synthetic import format_line, write_snapshot
 DATE = dt.date(2023, 11, 14)
 T = 1_700_000_000
 VOLUMES = tuple(range(118, 130))
-# 50 unknown gids on each of 12 volumes: each staging file (group and user rows) is 12 KiB,
-# the per-user TSV about 20 KB (it fits) and the group TSV about 33 KB (it does not).
+# 50 unknown gids on each of 12 volumes: each staging file (group and user rows, 12 KiB) fits
+# under the limit; the page, published first, and the group TSV (about 33 KB) do not.
 ENTRIES = tuple(Entry(volume, 60_000 + index, size=volume * 1000 + index, age_days=index % 9)
                 for volume in VOLUMES for index in range(50))
 TSV_LIMIT = 24 * 1024
@@ -43,23 +45,21 @@ def file_size_limit(limit: int) -> Callable[[], None]:
 
 
 @pytest.mark.mysql
-def test_tsv_write_past_the_limit_leaves_no_partial_file(tmp_path: Path,
-                                                         mysql_database_url: str) -> None:
+def test_a_page_past_the_limit_fails_the_run_before_the_tsv(tmp_path: Path,
+                                                            mysql_database_url: str) -> None:
     url = mysql_database_url
     config = make_config(tmp_path, url, volumes=VOLUMES)
     files = [str(p) for p in write_snapshots(tmp_path / "mpistat", ENTRIES, DATE, T).values()]
-    assert len(expected_tsv(ENTRIES).encode()) > TSV_LIMIT + 4096  # the TSV cannot fit
+    assert len(expected_tsv(ENTRIES).encode()) > TSV_LIMIT + 4096  # the TSV cannot fit either
 
     result, _ = run("report.py", "--config", str(config), DATE.isoformat(), *files,
                     preexec_fn=file_size_limit(TSV_LIMIT))
     tsv = tsv_path(tmp_path, DATE)
+    page = tsv.with_suffix(".html")  # published before the TSV, so the first file past the limit
     assert result.returncode == 1, result.stderr
-    assert (f"report.py: failed: could not write {tsv}: File too large; nothing was left at that "
+    assert (f"report.py: failed: could not write {page}: File too large; nothing was left at that "
             "name (the next run writes it)\n") in result.stderr
-    # neither the TSV nor its temporary file; the per-user TSV, written first, is complete
-    assert listing(tsv.parent) == [f"user-report-{DATE:%Y%m%d}.tsv"]
-    user_tsv = tsv.parent / f"user-report-{DATE:%Y%m%d}.tsv"
-    assert len(user_tsv.read_bytes().splitlines()) == 1 + len(ENTRIES)
+    assert listing(tsv.parent) == []  # neither the page, the TSV nor a temporary file
     assert listing(tmp_path / "reports" / ".lurge-staging") == []
     # The database is published first (one transaction), the TSV — the "done" marker — last.
     assert usage_rows(url) == expected_db_rows(ENTRIES, DATE)
@@ -68,7 +68,31 @@ def test_tsv_write_past_the_limit_leaves_no_partial_file(tmp_path: Path,
     assert rerun.returncode == 0, rerun.stderr
     assert f"database: rows for {DATE} already loaded; skipped" in rerun.stderr
     assert tsv.read_text(encoding="utf-8") == expected_tsv(ENTRIES)
+    assert page.stat().st_size > TSV_LIMIT
+    assert listing(tsv.parent) == [page.name, tsv.name]
     assert usage_rows(url) == expected_db_rows(ENTRIES, DATE)
+
+
+def test_a_failed_tsv_write_leaves_the_page_and_no_tsv(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/lurge.db"
+    config = make_config(tmp_path, url, volumes=VOLUMES[:1])
+    files = [str(p) for p in write_snapshots(tmp_path / "mpistat", ENTRIES[:150], DATE, T).values()]
+    tsv = tsv_path(tmp_path, DATE)
+    (tsv / "in-the-way").mkdir(parents=True)  # a folder at the TSV's name: its rename fails
+
+    result, _ = run("report.py", "--config", str(config), DATE.isoformat(), *files)
+    assert result.returncode == 1, result.stderr
+    assert (f"report.py: failed: could not write {tsv}: Is a directory; nothing was left at that "
+            "name (the next run writes it)\n") in result.stderr
+    page = tsv.with_suffix(".html")
+    assert listing(tsv.parent) == [page.name, tsv.name, f"{tsv.name}/in-the-way"]
+    assert page.read_bytes().endswith(b"</html>\n")  # complete, from the loaded rows
+
+    (tsv / "in-the-way").rmdir()
+    tsv.rmdir()
+    rerun, _ = run("report.py", "--config", str(config), DATE.isoformat(), *files)
+    assert rerun.returncode == 0, rerun.stderr
+    assert tsv.read_text(encoding="utf-8") == expected_tsv(ENTRIES[:150])
 
 
 SPLIT_LIMIT = 64 * 1024

@@ -11,8 +11,10 @@ import pytest
 from tests.fixtures.database import connect
 from tests.configs import base_sections, write_config
 from tests.fixtures.slapd import DIRECTORY_LDIF
+from tests.report.test_html import parse, volume_section
 from tests.scripts import run_script
 from utils.common.locking import run_lock
+from utils.report.html import shown
 from utils.snapshots.discovery import snapshot_filename
 from utils.demo.synthetic import format_line, write_snapshot
 
@@ -237,6 +239,33 @@ def test_tosql_loads_exact_rows(tmp_path: Path, db_url: str) -> None:
             ("scratch118", dt.date(2023, 11, 14))]
     inspect(config, "--tosql")  # a second load replaces, never duplicates
     assert directory_rows(db_url) == expected_directory_rows()
+
+
+def test_tosql_rewrites_the_page_of_a_reported_date(tmp_path: Path) -> None:
+    config, snapshot = make_setup(tmp_path, f"sqlite:///{tmp_path}/lurge.db")
+    page = tmp_path / "reports" / "report-output-files" / "report-20231114.html"
+    early = run_script("project_inspector.py", "--config", str(config), "--tosql", check=0)
+    assert ("html: no report rows for 2023-11-14 in the database; its page is left to the report"
+            in early.stderr)
+    assert not page.exists()
+
+    run_script("report.py", "--config", str(config), "2023-11-14", str(snapshot), check=0)
+    document = parse(page.read_bytes())  # the report's page shows the inspection already loaded
+    projects = [row[0] for row in project_cells(document)]
+    expected = sorted(((r[1], r[4]) for r in expected_directory_rows()
+                       if r[2] is None and "/" in r[1]), key=lambda r: (-r[1], r[0]))
+    assert projects == [shown(name) for name, _ in expected]
+    assert "projects/p4\\xff" in projects and len(projects) == 4
+
+    page.write_bytes(b"before the inspection\n")
+    result = run_script("project_inspector.py", "--config", str(config), "--tosql", check=0)
+    assert "html: rewrote the page of 2023-11-14 with the inspection's projects" in result.stderr
+    assert [row[0] for row in project_cells(parse(page.read_bytes()))] == projects
+
+
+def project_cells(document) -> list[list[str]]:
+    table = volume_section(document, 1).find("table", class_="projects")
+    return [[cell.content for cell in row.find_all("td")] for row in table.find("tbody").find_all("tr")]
 
 
 def _create_failing_trigger(db_url: str) -> None:

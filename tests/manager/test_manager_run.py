@@ -139,6 +139,24 @@ def test_both_then_rerun_then_force(nightly: Path, tmp_path: Path) -> None:
     assert (count(database, "lustre_usage"), count(database, "directory")) == (usage, directories)
 
 
+def test_the_page_is_written_by_the_report_and_rewritten_by_the_inspector(nightly: Path,
+                                                                          tmp_path: Path) -> None:
+    page = tsv(tmp_path, TODAY).with_suffix(".html")
+    report = run_script("manager.py", "report", "--config", str(nightly), check=0)
+    assert f"html: wrote {page} (2 volumes, " in report.stderr
+    assert b"Largest projects" not in page.read_bytes()  # nothing inspected yet
+    inspector = run_script("manager.py", "inspector", "--config", str(nightly), check=0)
+    assert f"html: rewrote the page of {TODAY} with the inspection's projects" in inspector.stderr
+    assert page.read_bytes().count(b"<h3>Largest projects</h3>") == 2
+
+    page.unlink()
+    both = run_script("manager.py", "both", "--force", "--config", str(nightly), check=0)
+    wrote = both.stderr.index(f"html: wrote {page}")
+    assert wrote < both.stderr.index(f"tsv: wrote {tsv(tmp_path, TODAY)}") \
+        < both.stderr.index(f"html: rewrote the page of {TODAY}")
+    assert page.read_bytes().count(b"<h3>Largest projects</h3>") == 2
+
+
 def test_inspector_skips_volumes_already_loaded_from_the_date(nightly: Path, tmp_path: Path) -> None:
     run_script("manager.py", "inspector", "--config", str(nightly), check=0)
     rows = count(tmp_path / "lurge.db", "directory")

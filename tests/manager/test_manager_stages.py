@@ -151,6 +151,10 @@ def test_dry_run_says_what_a_real_run_then_does(tmp_path: Path) -> None:
             if line.startswith("database: would create") and str(database) in line]
     assert f"would load database rows for {TODAY} into sqlite:///{database}\n" in dry.stdout
     assert f"would write {tsv(tmp_path, TODAY)}\n" in dry.stdout
+    page = tsv(tmp_path, TODAY).with_suffix(".html")
+    assert f"would write {page} from the database's rows of the date\n" in dry.stdout
+    assert f"would then rewrite {page} if the database holds the date's report rows\n" in dry.stdout
+    assert not page.parent.exists()
     run_script("manager.py", "both", "--config", str(config), check=0)
 
     tsv(tmp_path, TODAY).unlink()  # e.g. removed by hand: the report is not done any more

@@ -11,6 +11,7 @@ import pytest
 from tests.fixtures.database import connect
 from tests.configs import base_sections, write_config
 from tests.fixtures.slapd import DIRECTORY_LDIF
+from tests.report.test_html import group_cells, parse, volume_section
 from tests.reference import inodes_by_gid, read_lines, usage_by_gid
 from tests.scripts import run_script
 from utils.manager.status import existing_tables
@@ -190,6 +191,76 @@ def test_missing_tsv_is_rewritten_without_reloading(known_setup, db_url: str) ->
     assert "database: rows for 2023-11-14 already loaded; skipped" in result.stderr
     assert tsv.read_text(encoding="utf-8") == expected_tsv
     assert usage_rows(db_url) == expected_db_rows()
+
+
+def test_the_page_is_written_from_the_loaded_rows_before_the_tsv(known_setup) -> None:
+    config, files, expected_tsv, reports = known_setup
+    result = run_script("report.py", "--config", str(config), DATE.isoformat(), *files, check=0)
+    page = reports / "report-output-files" / "report-20231114.html"
+    tsv = reports / "report-output-files" / "report-20231114.tsv"
+    wrote_page = result.stderr.index(f"html: wrote {page} (2 volumes, 8 groups, ")
+    assert wrote_page < result.stderr.index(f"tsv: wrote {tsv} (8 rows)")
+    document = parse(page.read_bytes())
+    tsv_rows = [line.split("\t") for line in expected_tsv.splitlines()[1:]]
+    for number, volume in enumerate(("scratch118", "scratch119"), 1):
+        cells = group_cells(volume_section(document, number))
+        # one table row per TSV row: group, PI, used and archive folder as the TSV has them
+        assert sorted((row[0], row[1], row[-1]) for row in cells) == sorted(
+            (group, pi, "" if archived == "-" else archived)
+            for vol, pi, group, _, _, _, archived, *_ in tsv_rows if vol == volume)
+    assert [row[0] for row in group_cells(volume_section(document, 1))][0] == "mueller-lab"
+
+    tsv.unlink()  # the page is rewritten whenever the report publishes
+    page.write_bytes(b"stale\n")
+    run_script("report.py", "--config", str(config), DATE.isoformat(), *files, check=0)
+    assert page.read_bytes() != b"stale\n" and tsv.read_text(encoding="utf-8") == expected_tsv
+
+
+def test_html_only_rewrites_the_page_from_the_database(known_setup, tmp_path: Path) -> None:
+    config, files, _, reports = known_setup
+    run_script("report.py", "--config", str(config), DATE.isoformat(), *files, check=0)
+    page = reports / "report-output-files" / "report-20231114.html"
+    written = page.read_bytes()
+    page.unlink()
+    for snapshot in files:  # no snapshot is read
+        os.unlink(snapshot)
+    result = run_script("report.py", "--config", str(config), "--html-only", "20231114", check=0)
+    assert page.read_bytes() == written
+    assert f"{page}: page written from the database" in result.stderr
+    assert sorted(os.listdir(page.parent)) == ["report-20231114.html", "report-20231114.tsv"]
+
+    refused = run_script("report.py", "--config", str(config), "--html-only", "2023-11-15", check=2)
+    assert refused.stderr.endswith(
+        " holds no report rows for 2023-11-15: there is nothing to build its page from (report "
+        "the date first: report.py DATE FILE...)\n")
+    assert refused.stderr.startswith("report.py: error: the database ")
+    assert sorted(os.listdir(page.parent)) == ["report-20231114.html", "report-20231114.tsv"]
+
+
+def test_a_link_planted_at_the_page_is_replaced_not_followed(known_setup, tmp_path: Path) -> None:
+    config, files, _, reports = known_setup
+    target = tmp_path / "precious.txt"
+    target.write_bytes(b"not yours\n")
+    page = reports / "report-output-files" / "report-20231114.html"
+    page.parent.mkdir()
+    page.symlink_to(target)
+    run_script("report.py", "--config", str(config), DATE.isoformat(), *files, check=0)
+    assert not page.is_symlink() and page.read_bytes().startswith(b"<!DOCTYPE html>")
+    assert target.read_bytes() == b"not yours\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--html-only", "2023-11-14", "x.dat.gz"], "--html-only takes no FILE"),
+    (["--html-only", "--force", "2023-11-14"], "--html-only takes no --force"),
+    (["--html-only", "--partial", "--force", "2023-11-14", "x"],
+     "--html-only takes no FILE or --force or --partial"),
+    (["2023-11-14"], "no FILE given: a report reads the date's snapshot files (or use --html-only "
+                     "DATE to write its page from the database)"),
+])
+def test_what_html_only_refuses(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run_script("report.py", "--config", str(tmp_path / "absent.toml"), *args, check=2)
+    suffix = "" if message.startswith("no FILE") else ": it writes DATE's page from the database alone"
+    assert result.stderr == f"report.py: error: {message}{suffix}\n"
 
 
 def test_truncated_snapshot_publishes_nothing(known_setup, db_url: str, tmp_path: Path) -> None:

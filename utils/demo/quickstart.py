@@ -6,7 +6,7 @@ Writes everything under ``demo/run/`` (``demo/run-<format>/`` for the wrstat
 formats): snapshots in the chosen producer's format and file names, a
 configuration whose ``[paths] snapshot_pattern`` finds them, using an SQLite
 database and the bundled offline LDIF directory, quotas disabled.  Then runs
-``manager.py both`` and prints where the TSV and the database are.  Every
+``manager.py both`` and prints where the HTML page, the TSV and the database are.  Every
 format holds the same tree, so the reports agree.  docs/snapshots.md
 describes the formats.
 """
@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 
+from utils.report.html import html_path
 from utils.report.tsv import tsv_path
 from utils.demo.synthetic import (SHAPES, SyntheticOptions, snapshot_name, snapshot_pattern,
                                   synthetic_lines, write_snapshot)
@@ -120,7 +121,10 @@ def main() -> int:
     if status != 0:
         print(f"demo: manager.py failed with exit status {status}", file=sys.stderr)
         return status
-    print(f"demo: TSV report:  {tsv_path(os.path.join(run, 'reports'), today)}")
+    reports = os.path.join(run, "reports")
+    print(f"demo: HTML report: {html_path(reports, today)}")
+    print("demo:              (open it in a browser; it needs no network: docs/html-report.md)")
+    print(f"demo: TSV report:  {tsv_path(reports, today)}")
     print(f"demo: database:    {run}/lurge.db (SQLite; tables lustre_usage, directory, ...)")
     print(f"demo: config:      {config}")
     print(f"demo: try: {sys.executable} project_inspector.py --config {config} "

@@ -1,4 +1,4 @@
-"""File types of file names: the first configured regex that matches wins (SPEC §3).
+"""File types of file names: the first configured regex that matches wins.
 
 Patterns are matched case-insensitively with Arrow's regex engine (RE2), once
 per distinct value: the distinct names' endings when every pattern only looks

@@ -1,4 +1,4 @@
-"""Printing inspector records: exact TSV or a readable table (SPEC §3)."""
+"""Printing inspector records: exact TSV or a readable table."""
 
 from __future__ import annotations
 

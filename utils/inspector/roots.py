@@ -1,4 +1,4 @@
-"""Inspection roots and record keys (SPEC §3), for one directory path at a time.
+"""Inspection roots and record keys, for one directory path at a time.
 
 A root is an absolute path whose components may be globs
 (``/lustre/scratch119/realdata/mdt[0-9]/projects``).  Paths relative to the

@@ -22,6 +22,7 @@ from utils.inspector.aggregate import DirectoryRecord, InspectionPlan, inspect_s
 from utils.directory.ldap import DirectorySnapshot, load_directory
 from utils.snapshots.discovery import Snapshot, open_snapshot
 from utils.inspector.roots import InspectRoot
+from utils.report.publish_html import rewrite_after_inspection
 
 log = logging.getLogger(__name__)
 
@@ -108,18 +109,25 @@ def check_database(config: Config) -> None:
 
 def load_records(config: Config, records: Mapping[str, Sequence[DirectoryRecord]],
                  snapshot_dates: Mapping[str, dt.date]) -> int:
-    """``--tosql``: replace the inspected volumes' rows in one transaction."""
+    """``--tosql``: replace the inspected volumes' rows in one transaction, then rewrite the
+    HTML page of each inspected date whose report rows are loaded."""
     with connect(config.database.url, timeout=config.database.timeout) as db:
         ensure_schema(db)
         earlier = inspection_dates(db)
         count = load_inspection(db, records, snapshot_dates, list(config.inspector.filetypes))
+        _log_loaded(records, earlier, count)
+        rewrite_after_inspection(db, config, (snapshot_dates[name] for name in records))
+    return count
+
+
+def _log_loaded(records: Mapping[str, Sequence[DirectoryRecord]], earlier: Mapping[str, dt.date],
+                count: int) -> None:
     replaced = sorted(name for name in records if name in earlier)
     loaded = sorted(name for name in records if name not in earlier)
     actions = ([f"replaced the rows of {', '.join(replaced)}"] if replaced else []) + (
         [f"loaded {', '.join(loaded)} (no earlier rows)"] if loaded else [])
     log.info("database: %s: %s", plural(count, "directory row"),
              "; ".join(actions) or "no volumes inspected")
-    return count
 
 
 def pending_volumes(config: Config, date: dt.date, snapshot_paths: Mapping[int, str], *,

@@ -26,6 +26,7 @@ from utils.common.text import plural
 from utils.inspector.run import pending_volumes, run_inspections
 from utils.manager.fused import FusedRead
 from utils.manager.status import StageStatus
+from utils.report.html import html_path
 from utils.report.run import run_report, stage_in_workers
 from utils.report.tsv import tsv_path
 from utils.snapshots.discovery import SnapshotFolder, candidate_dates, snapshot_folder
@@ -209,6 +210,8 @@ def _describe_report(config: Config, chosen: SnapshotSet, status: StageStatus, f
         lines.append(f"database rows for {date} are already in {url}; they stay as they are")
     else:
         lines.append(f"would load database rows for {date} into {url}")
+    lines.append(f"would write {html_path(config.paths.report_dir, date)} from the database's "
+                 "rows of the date")
     if status.tsv and not force:
         lines.append(f"{tsv} exists; it stays as it is")
     else:
@@ -226,4 +229,6 @@ def _describe_inspector(config: Config, status: StageStatus, force: bool, runs: 
                 "from that date)"]
     pending = with_roots if force or status.database_problem else status.pending_inspections(config)
     names = ", ".join(volume.name for volume in pending) or "none"
-    return [f"would inspect and load volumes {names} from {date}"]
+    return [f"would inspect and load volumes {names} from {date}",
+            f"would then rewrite {html_path(config.paths.report_dir, date)} if the database "
+            "holds the date's report rows"]

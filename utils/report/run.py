@@ -4,9 +4,11 @@ One worker process per volume reads its snapshot once, sums it per (user,
 group), builds that volume's group and per-user rows and stages them in its
 own SQLite file.  The parent then publishes: first the database (group and
 user rows in one transaction, skipped when the date is loaded), then the
-per-user TSV and the group TSV (each atomically, skipped when the group TSV
-exists) — the group TSV is the manager's "done" marker, so it is written
-last.  Staging files are removed whatever
+HTML page built from the database's rows (atomically, always rewritten),
+then the per-user TSV and the group TSV (each atomically, skipped when the
+group TSV exists) — the group TSV is the manager's "done" marker, so it is
+written last, and a failed page write stops the run before it.  Staging
+files are removed whatever
 happens, including a stop by SIGTERM or Ctrl-C.  A failed snapshot aborts
 the run before anything is published.
 """
@@ -30,6 +32,7 @@ from utils.common.workers import map_in_workers
 from utils.directory.ldap import DirectorySnapshot, load_directory
 from utils.snapshots.discovery import Snapshot, open_snapshot
 from utils.snapshots.reader import ReadStats
+from utils.report.publish_html import publish_html
 from utils.report.rows import UsageRow, UserUsageRow, build_rows, build_user_rows
 from utils.report.tsv import (tsv_dir, tsv_path, tsv_written, user_tsv_path, write_report,
                               write_user_report)
@@ -140,6 +143,7 @@ def run_report(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
             staged = _stage_all(config, date, snapshot_paths, directory, stage)
             rows = _with_warnings(db, config, date, staged.rows)
             database = _publish_database(db, date, rows, staged.user_rows, loaded, force)
+            _publish_html(db, config, date)
             tsv_action = _publish_tsv(tsv, user_tsv_path(report_dir, date), rows,
                                       staged.user_rows, force)
         finally:
@@ -191,6 +195,12 @@ def _publish_database(db, date: dt.date, rows: list[UsageRow], user_rows: list[U
         log.info("database: %s %d rows for %s (and %d user rows)", result.action,
                  result.group_rows, date, result.user_rows)
     return result.action
+
+
+def _publish_html(db: Database, config: Config, date: dt.date) -> None:
+    """The date's page, from the rows just published (a failed write fails the run: no TSV)."""
+    if publish_html(db, config, date) is None:
+        log.info("html: the database holds no rows for %s; no page written", date)
 
 
 def _publish_tsv(path: str, user_path: str, rows: list[UsageRow], user_rows: list[UserUsageRow],
