@@ -4,7 +4,8 @@ One set of snapshots (three volumes, two with inspection roots) is reported
 in two report folders with their own SQLite databases: once by
 ``manager.py report`` then ``manager.py inspector`` (two reads per inspected
 volume), once by ``manager.py both`` (one read per volume).  Every database
-row (ids and load times aside) and every TSV byte must be the same.
+row (ids and load times aside) and every byte of the TSVs and the HTML page
+must be the same.
 """
 
 from __future__ import annotations
@@ -83,13 +84,14 @@ def manager(config: Path, *args: str) -> str:
 
 
 def published(root: Path) -> dict[str, object]:
-    """Every row the runs loaded (names, not ids; no load times) and the TSVs' bytes."""
+    """Every row the runs loaded (names, not ids; no load times), the TSVs' and the page's bytes."""
     outputs = root / "reports" / "report-output-files"
     with connect(f"sqlite:///{root}/lurge.db") as db:
         found: dict[str, object] = {
             table: sorted(db.query(query), key=lambda row: tuple((v is not None, v) for v in row))
             for table, query in QUERIES.items()}
-    for name in (f"report-{TODAY:%Y%m%d}.tsv", f"user-report-{TODAY:%Y%m%d}.tsv"):
+    for name in (f"report-{TODAY:%Y%m%d}.tsv", f"user-report-{TODAY:%Y%m%d}.tsv",
+                 f"report-{TODAY:%Y%m%d}.html"):
         found[name] = (outputs / name).read_bytes()
     return found
 

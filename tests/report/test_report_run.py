@@ -227,14 +227,16 @@ def test_html_only_rewrites_the_page_from_the_database(known_setup, tmp_path: Pa
     result = run_script("report.py", "--config", str(config), "--html-only", "20231114", check=0)
     assert page.read_bytes() == written
     assert f"{page}: page written from the database" in result.stderr
-    assert sorted(os.listdir(page.parent)) == ["report-20231114.html", "report-20231114.tsv"]
+    assert sorted(os.listdir(page.parent)) == ["report-20231114.html", "report-20231114.tsv",
+                                               "user-report-20231114.tsv"]
 
     refused = run_script("report.py", "--config", str(config), "--html-only", "2023-11-15", check=2)
     assert refused.stderr.endswith(
         " holds no report rows for 2023-11-15: there is nothing to build its page from (report "
         "the date first: report.py DATE FILE...)\n")
     assert refused.stderr.startswith("report.py: error: the database ")
-    assert sorted(os.listdir(page.parent)) == ["report-20231114.html", "report-20231114.tsv"]
+    assert sorted(os.listdir(page.parent)) == ["report-20231114.html", "report-20231114.tsv",
+                                               "user-report-20231114.tsv"]
 
 
 def test_a_link_planted_at_the_page_is_replaced_not_followed(known_setup, tmp_path: Path) -> None:
