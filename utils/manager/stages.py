@@ -157,7 +157,7 @@ def run_stages(config: Config, mode: str, chosen: SnapshotSet, status: StageStat
              if REPORT in todo and INSPECTOR in todo else None)
     if REPORT in todo:
         outcome = run_report(config, chosen.date, chosen.paths, force=force,
-                             stage=fused or stage_in_workers)
+                             stage=stage_in_workers if fused is None else fused)
         log.info("report %s: database %s, TSV %s (%s)", chosen.date, outcome.database,
                  outcome.tsv, outcome.tsv_path)
         # Only a report that succeeded moves the links: a failed run publishes nothing.
