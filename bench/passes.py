@@ -1,8 +1,9 @@
-"""One benchmark pass in a fresh process: ``python bench/passes.py PASS FILE [OUT]``.
+"""One benchmark pass in a fresh process: ``python bench/passes.py PASS FILE [REPEATS]``.
 
 Runs the pass over the snapshot FILE and prints one JSON line: the best wall
-time and the best CPU time (all threads) of the repetitions, and the process's
-peak RSS.  Each pass is
+time and the best CPU time (all threads) of the repetitions, the process's
+peak RSS, and the error when the file is a failed snapshot (bench/memory.py
+runs such files on purpose).  Each pass is
 the production code path (the same functions report.py, project_inspector.py
 and group_splitter.py call).
 """
@@ -27,6 +28,7 @@ from utils.inspector.aggregate import InspectionConsumer, inspect_snapshot, plan
 from utils.manager.fused import read_once  # noqa: E402
 from utils.directory.ldap import DirectorySnapshot  # noqa: E402
 from utils.snapshots.discovery import Snapshot  # noqa: E402
+from utils.common.errors import SnapshotError  # noqa: E402
 from utils.splitter.split import make_plan, split_snapshots  # noqa: E402
 from utils.report.usage import (OwnerUsageConsumer, aggregate_owner_usage, aggregate_usage,  # noqa: E402
                                 group_totals)
@@ -107,14 +109,18 @@ def main() -> None:
     name, path = sys.argv[1], sys.argv[2]
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     timings, cpu = [], []
+    failed = None
     for _ in range(repeats):
         started, cpu_started = time.perf_counter(), time.process_time()
-        PASSES[name](path)
+        try:
+            PASSES[name](path)
+        except SnapshotError as exc:
+            failed = str(exc)
         timings.append(time.perf_counter() - started)
         cpu.append(time.process_time() - cpu_started)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"pass": name, "seconds": min(timings), "cpu_seconds": min(cpu),
-                      "peak_rss_bytes": peak_kib * 1024}))
+                      "peak_rss_bytes": peak_kib * 1024, "failed": failed}))
 
 
 if __name__ == "__main__":

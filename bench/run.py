@@ -10,12 +10,16 @@ stdlib gzip; (b) the report aggregation (sums per user and group, the group
 totals derived from them), and (b') the sums per group alone; (c) the inspector
 aggregation, and (c') one read feeding both the report's sums and the
 inspector, as ``manager.py both`` reads each snapshot; (d) the splitter
-including its gzip output; (e) ``manager.py both``
-on a 3-volume set with 2 workers (one read per snapshot for both stages), and
-(e') ``manager.py inspector`` alone on the same set; and the peak RSS of
-(b)-(d) at N and 4N lines.  Prints a table (lines/s and each pass's ratio to
-(a)), the ratios (b)/(b'), (c')/(c) and (e)/(e') in wall time and in CPU time (steadier
-on a shared machine), and writes it all as JSON.
+including its gzip output; (e) ``manager.py both`` on a 3-volume set with 2
+workers (one read per snapshot for both stages), and (e') ``manager.py
+inspector`` alone on the same set; and the peak RSS of (b), (c) and (d) at N
+and 4N lines.  (a)-(d) also run on two variants of the same snapshot:
+``dirty`` (one line in a thousand malformed, spread evenly) and ``wrstat6``
+(the same tree with Go-quoted paths and 12 fields); each variant's passes are
+compared with the decompression of that variant's file.  Prints a table
+(lines/s and each pass's ratio to decompression), each variant's ratio to the
+clean file's, the ratios (b)/(b'), (c')/(c) and (e)/(e') in wall time and in
+CPU time (steadier on a shared machine), and writes it all as JSON.
 Ratios, not absolute rates, are what compare across machines and runs.
 """
 
@@ -26,6 +30,7 @@ import datetime as dt
 import json
 import os
 import platform
+import random
 import resource
 import subprocess
 import sys
@@ -36,18 +41,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
-from utils.demo.synthetic import SyntheticOptions, synthetic_lines, write_snapshot  # noqa: E402
+from utils.demo.synthetic import (MALFORMED_KINDS, SyntheticOptions, synthetic_lines,  # noqa: E402
+                                  write_snapshot)
 
 SNAPSHOT_TIME = 1_764_000_000
 SET_DATE = dt.date(2025, 11, 24)
 SET_VOLUMES = (118, 119, 121)
 PASS_NAMES = ("decompress", "decompress-stdlib", "report", "report-groups", "inspector",
               "report+inspector", "splitter")
+RSS_PASSES = ("report", "inspector", "splitter")
+VARIANT_PASSES = ("decompress", "report", "inspector", "splitter")
+DIRTY_EVERY = 1000  # one malformed line in this many
 MANAGER_MODES = ("both", "inspector")
 # (slower, faster): the time of the first as a multiple of the second's
 TIME_RATIOS = (("report", "report-groups"), ("report+inspector", "inspector"),
                ("manager both", "manager inspector"))
-RSS_PASSES = ("report", "inspector", "report+inspector", "splitter")
 
 
 def snapshot(data: str, lines: int, volume: int = 118, seed: int = 1) -> str:
@@ -60,6 +68,37 @@ def snapshot(data: str, lines: int, volume: int = 118, seed: int = 1) -> str:
         options = SyntheticOptions(seed=seed, lines=lines, snapshot_time=SNAPSHOT_TIME)
         write_snapshot(path, synthetic_lines(f"/lustre/scratch{volume}", options),
                        mtime=SNAPSHOT_TIME)
+    return path
+
+
+def dirty_snapshot(data: str, lines: int) -> str:
+    """The clean snapshot with every DIRTY_EVERY-th line replaced by a malformed one
+    (0.1% of the lines, spread evenly: every block of the reader holds some)."""
+    directory = os.path.join(data, f"{lines}-dirty")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{SET_DATE:%Y%m%d}_118.dat.gz")
+    if not os.path.exists(path):
+        print(f"generating {path} ({lines:,} lines, 0.1% malformed)", file=sys.stderr)
+        rng = random.Random(5)
+        options = SyntheticOptions(seed=1, lines=lines, snapshot_time=SNAPSHOT_TIME)
+        write_snapshot(path, (rng.choice(MALFORMED_KINDS)(line, rng)
+                              if index % DIRTY_EVERY == DIRTY_EVERY // 2 else line
+                              for index, line in enumerate(synthetic_lines("/lustre/scratch118",
+                                                                           options))),
+                       mtime=SNAPSHOT_TIME)
+    return path
+
+
+def quoted_snapshot(data: str, lines: int) -> str:
+    """The clean snapshot's tree written by wrstat 6 (Go-quoted paths, 12 fields)."""
+    directory = os.path.join(data, f"{lines}-wrstat6")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{SET_DATE:%Y%m%d}_118.dat.gz")
+    if not os.path.exists(path):
+        print(f"generating {path} ({lines:,} lines, wrstat 6)", file=sys.stderr)
+        options = SyntheticOptions(seed=1, lines=lines, snapshot_time=SNAPSHOT_TIME,
+                                   shape="wrstat6")
+        write_snapshot(path, synthetic_lines("/lustre/scratch118", options), mtime=SNAPSHOT_TIME)
     return path
 
 
@@ -142,6 +181,11 @@ def main() -> int:
     results = {name: run_pass(name, single, args.repeats) for name in PASS_NAMES}
     for result in results.values():
         result["lines"] = lines
+    variants = {"dirty": dirty_snapshot(args.data, lines),
+                "wrstat6": quoted_snapshot(args.data, lines)}
+    for variant, path in variants.items():
+        for name in VARIANT_PASSES:
+            results[f"{name} {variant}"] = dict(run_pass(name, path, args.repeats), lines=lines)
     if not args.no_manager:
         results.update(best_manager_runs(args.data, lines, args.repeats))
     if not args.no_rss:
@@ -149,18 +193,27 @@ def main() -> int:
         for name in RSS_PASSES:
             results[name]["peak_rss_4n_bytes"] = run_pass(name, big, 1)["peak_rss_bytes"]
     ceiling = lines / results["decompress"]["seconds"]
-    for result in results.values():
+    for name, result in results.items():
+        variant = name.rsplit(" ", 1)[-1] if name.endswith(tuple(variants)) else None
+        # each file's passes against the decompression of that same file
+        own = lines / results[f"decompress {variant}"]["seconds"] if variant else ceiling
         result["lines_per_second"] = result["lines"] / result["seconds"]
-        result["ratio"] = result["lines_per_second"] / ceiling
+        result["ratio"] = result["lines_per_second"] / own
+    comparisons = {f"{name} {variant} vs clean": results[f"{name} {variant}"]["ratio"]
+                   / results[name]["ratio"] for variant in variants for name in RSS_PASSES}
     compared = {f"{slow} / {fast}{suffix}": results[slow][key] / results[fast][key]
                 for slow, fast in TIME_RATIOS if slow in results and fast in results
                 for key, suffix in (("seconds", ""), ("cpu_seconds", " (CPU)"))
                 if key in results[slow] and key in results[fast]}
     report = {"lines": lines, "python": platform.python_version(), "machine": platform.machine(),
-              "cpus": os.cpu_count(), "passes": results, "time_ratios": compared}
+              "cpus": os.cpu_count(), "passes": results, "comparisons": comparisons,
+              "time_ratios": compared}
     with open(args.json, "w") as handle:
         json.dump(report, handle, indent=2)
     print(table(results))
+    print()
+    for name, value in comparisons.items():  # targets: dirty >= 0.9, wrstat6 >= 0.9
+        print(f"{name:32s} {value:5.2f}x")
     for name, ratio in compared.items():
         print(f"time of {name}: {ratio:.3f}x")
     print(f"\n(JSON: {args.json})")

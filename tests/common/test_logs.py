@@ -40,3 +40,4 @@ def test_progress_is_logged_once_the_interval_has_passed(caplog: pytest.LogCaptu
                                            (3720, "1h02m"), (-5, "0s")])
 def test_durations(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+

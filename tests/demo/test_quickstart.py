@@ -68,7 +68,7 @@ def mpistat_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, list[t
 
 @pytest.mark.parametrize("shape", [
     "wrstat5",
-    pytest.param("wrstat6", marks=pytest.mark.xfail(strict=True, reason="needs the reader rework")),
+    "wrstat6",
 ])
 def test_every_format_publishes_the_same_report(tmp_path: Path, shape: str,
                                                 mpistat_run: tuple[bytes, list[tuple]]) -> None:

@@ -80,7 +80,7 @@ def write_snapshots(mpistat: Path, entries: Sequence[Entry], date: dt.date,
 
 
 def tsv_cell(value: Any) -> str:
-    """A TSV cell as SPEC §2.1 prints it (written out here, independently)."""
+    """A TSV cell as docs/outputs.md says it is printed (written out here, independently)."""
     if value is None:
         return "-"
     if isinstance(value, str):

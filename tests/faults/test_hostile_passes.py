@@ -6,7 +6,7 @@ fraction.  The report's usage per gid, the inspector's records and the
 splitter's kept lines per group file are compared with the plain per-line
 reference; a file the reference calls a failed snapshot must stop each pass
 with an error naming it.  The ``amended`` test covers the whole of
-docs/snapshots.md and is expected to fail until the reader is reworked.
+docs/snapshots.md.
 """
 
 from __future__ import annotations
@@ -106,7 +106,6 @@ def test_present_rules_through_every_pass(lines: list[bytes], depth: int) -> Non
     check_passes(padded(lines), depth)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the reader rework")
 @HOSTILE
 @given(hostile_lines(Domain.AMENDED), st.sampled_from([0, 1, 2, 3]), st.booleans())
 @example(AMENDED_ONLY, 2, True)

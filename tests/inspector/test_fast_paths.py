@@ -26,7 +26,7 @@ NO_NAMES = DirectorySnapshot(humgen={}, pis={}, posix={})
 def snapshot(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A generated snapshot with every kind of oddity, large enough for many chunks."""
     path = tmp_path_factory.mktemp("fast") / "20251124_118.dat.gz"
-    options = SyntheticOptions(seed=21, lines=120_000, malformed_fraction=0.01,
+    options = SyntheticOptions(seed=21, lines=120_000, malformed_fraction=0.008,
                                bad_base64_fraction=0.01, unusual_fraction=0.01)
     write_snapshot(str(path), synthetic_lines(MOUNT, options), mtime=1_764_000_000.25)
     return str(path)

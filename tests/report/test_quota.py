@@ -1,4 +1,4 @@
-"""Quotas from ``lfs quota`` (SPEC §1.3): parsing, running the fake lfs, fake bsub."""
+"""Quotas from ``lfs quota``: parsing, running the fake lfs, fake bsub."""
 
 from __future__ import annotations
 

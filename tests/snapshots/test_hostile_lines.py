@@ -2,10 +2,9 @@
 exactly as the plain reference (tests/reference.py) says — per block, across block
 boundaries, and through map_chunks.
 
-The ``present`` tests hold the reader to the rules it already implements; the
+The ``present`` tests hold the reader to the rules it implemented first; the
 ``amended`` ones to the whole of docs/snapshots.md (quoted paths, 12 fields,
-numbers below 2**63, lines of at most 1 MiB) and are expected to fail until
-the reader is reworked.
+numbers below 2**63, lines of at most 1 MiB).
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from tests.reference import LineCounts, count_lines, parse_line, split_lines
 from utils.snapshots.chunks import Chunk, parse_block
 from utils.snapshots.reader import BLOCK_SIZE, ReadStats, map_chunks, read_blocks
 
-NEEDS_REWORK = pytest.mark.xfail(strict=True, reason="needs the reader rework")
 
 _TAIL = b"\t1\t501\t1001\t1\t%d\t1\tf\t7\t1\t64768" % (SNAPSHOT_TIME - 5)
 # Lines the amended rules read differently from the reader before its rework.
@@ -64,7 +62,6 @@ def test_parse_block_present_rules(lines: list[bytes]) -> None:
     check_parse_block(lines)
 
 
-@NEEDS_REWORK
 @HOSTILE
 @given(hostile_lines(Domain.AMENDED, max_lines=20, long=False))
 @example(AMENDED_ONLY)
@@ -92,7 +89,6 @@ def test_lines_straddling_small_blocks_present_rules(lines: list[bytes], block_s
     check_small_blocks(lines, block_size)
 
 
-@NEEDS_REWORK
 @HOSTILE
 @given(hostile_lines(Domain.AMENDED, max_lines=20, long=False), st.sampled_from([16, 61, 256, 4096]))
 @example(AMENDED_ONLY, 16)
@@ -119,7 +115,6 @@ def test_map_chunks_present_rules(lines: list[bytes], block_size: int) -> None:
     check_map_chunks(padded(lines), block_size)
 
 
-@NEEDS_REWORK
 @HOSTILE
 @given(hostile_lines(Domain.AMENDED), st.sampled_from([65536, 1 << 20, BLOCK_SIZE]))
 @example(AMENDED_ONLY, 65536)

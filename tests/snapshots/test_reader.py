@@ -84,10 +84,25 @@ def test_malformed_lines_are_counted_and_skipped(line: bytes) -> None:
     assert result.chunk.lines() == [GOOD.rstrip(b"\n")] * 2
 
 
-def test_largest_64_bit_values_are_accepted() -> None:
-    top = 2**64 - 1
+def test_largest_values_below_2_63_are_accepted() -> None:
+    top = 2**63 - 1
     line = format_line(b"/x", top, top, top, top, top, top, "f", top, top, top)
     assert rows_of(line) == [(b"L3g=", top, top, top, top, b"f")]
+    padded = line.replace(b"\t%d\t" % top, b"\t0000000%d\t" % top, 1)
+    assert rows_of(padded) == [(b"L3g=", top, top, top, top, b"f")]
+
+
+@pytest.mark.parametrize("value", [2**63, 2**64 - 1, 2**64, 10**30])
+@pytest.mark.parametrize("field", range(7))
+def test_numbers_from_2_63_are_malformed(value: int, field: int) -> None:
+    numbers = [1, 2, 3, 4, 5, 6, 7]
+    numbers[field] = value
+    size, uid, gid, atime, mtime, ctime, inode = numbers
+    line = format_line(b"/x", size, uid, gid, atime, mtime, ctime, "f", inode, 1, 64768)
+    block = GOOD + line + GOOD
+    result = parse_block(block)
+    assert (result.lines, result.malformed) == (3, 1)
+    assert rows_of(block) == [GOOD_ROW, GOOD_ROW]
 
 
 def test_generator_malformed_kinds_are_all_malformed() -> None:
@@ -117,18 +132,20 @@ def test_parse_block_matches_reference_parser(options: SyntheticOptions) -> None
     assert result.chunk.lines() == [r.raw for r in kept]
 
 
-def test_odd_lines_in_a_large_block_only_slow_their_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_odd_lines_in_a_large_block_cost_only_themselves(monkeypatch: pytest.MonkeyPatch) -> None:
     lines = list(synthetic_lines("/lustre/scratch118", SyntheticOptions(seed=7, lines=20_000)))
-    lines[12_345] = b"bad line\n"
-    exact_calls: list[int] = []
+    lines[12_345] = b"bad line with enough bytes to be judged\n"
+    lines[12_346] = lines[12_346].replace(b"\t", b" ", 1)  # well-formed, not clean
+    exact_lines: list[int] = []
     real_exact = chunks._parse_exact
-    monkeypatch.setattr(chunks, "_parse_exact",
-                        lambda block: exact_calls.append(len(block)) or real_exact(block))
+    monkeypatch.setattr(chunks, "_parse_exact", lambda block, starts, ends, rows: exact_lines.extend(
+        rows.tolist()) or real_exact(block, starts, ends, rows))
     block = b"".join(lines)
     result = parse_block(block)
     assert result.malformed == 1 and result.lines == 20_000
-    assert len(exact_calls) == 1 and exact_calls[0] < chunks._MIN_FAST_PIECE
+    assert len(exact_lines) == 2  # only the two odd lines took the exact lane
     assert len(result.chunk) == 19_999
+    assert result.chunk.lines() == [line[:-1] for i, line in enumerate(lines) if i != 12_345]
 
 
 def write_gz(path: str, data: bytes) -> str:
@@ -162,10 +179,13 @@ def test_map_chunks_counts_and_logs(tmp_path, caplog: pytest.LogCaptureFixture) 
     expected_malformed = sum(parse_line(line) is None for line in reference)
     stats = reader.ReadStats(path)
     with caplog.at_level(logging.INFO, logger="utils.snapshots.reader"):
-        sizes = list(reader.map_chunks(path, lambda chunk: int(chunk.size.sum()), stats=stats))
+        sizes = list(reader.map_chunks(path, lambda chunk: int(chunk.size.sum()), stats=stats,
+                                       max_malformed_fraction=0.05))
     assert (stats.lines, stats.malformed) == (5000, expected_malformed)
     assert sum(sizes) == sum(r.size for r in map(parse_line, reference) if r)
-    assert f"skipped {expected_malformed} malformed lines of 5000 in {path}" in caplog.text
+    skipped = [r for r in caplog.records if r.getMessage()
+               == f"skipped {expected_malformed} malformed lines of 5000 in {path}"]
+    assert [r.levelno for r in skipped] == [logging.WARNING]
 
 
 def test_last_line_without_newline_is_read(tmp_path) -> None:

@@ -107,7 +107,7 @@ def test_mpistat_results_match_the_reference(mpistat: Results) -> None:
 
 @pytest.mark.parametrize("shape", [
     "wrstat5",
-    pytest.param("wrstat6", marks=pytest.mark.xfail(strict=True, reason="needs the reader rework")),
+    "wrstat6",
 ])
 def test_every_shape_gives_the_same_results(tmp_path: Path, shape: str, mpistat: Results) -> None:
     found = results(tmp_path, shape)

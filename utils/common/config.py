@@ -42,6 +42,10 @@ DEFAULT_SPECIAL_PREFIXES = (
 )
 
 
+# More malformed lines than this fraction of a snapshot's lines: a failed snapshot.
+DEFAULT_MAX_MALFORMED_FRACTION = 0.01
+
+
 @dataclass(frozen=True)
 class PathsConfig:
     """Where snapshots are read from and reports are written to."""
@@ -54,7 +58,7 @@ class PathsConfig:
     # volume number, the rest a glob (wrstat: "{date}_scratch{volume}.*.*.stats.gz").
     snapshot_pattern: str = "{date}_{volume}.dat.gz"
     # More malformed lines than this fraction of a file's lines: a failed snapshot.
-    max_malformed_fraction: float = 0.01
+    max_malformed_fraction: float = DEFAULT_MAX_MALFORMED_FRACTION
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.pool
 import os
 import signal
 from types import FrameType
@@ -69,19 +70,23 @@ def start_worker(verbose: bool) -> None:
 
 def _leave(signum: int, frame: FrameType | None) -> None:
     """SIGTERM in a worker: end a task at once; when idle, unwind (see the module)."""
-    if _busy or _shutting_down(frame):
-        # the parent removes whatever the task had staged; a worker already
-        # past its last task holds no lock, and unwinding there only prints noise
+    if _busy or not _in_task_loop(frame):
+        # the parent removes whatever the task had staged; a worker outside the
+        # pool's task loop (starting, or ending) holds no queue lock, and
+        # unwinding there would only print tracebacks from its exit handlers
         os._exit(128 + signum)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     raise SystemExit(128 + signum)
 
 
-def _shutting_down(frame: FrameType | None) -> bool:
-    """Whether the signal came while the worker process is already ending
-    (inside the threading module's shutdown, after its task loop)."""
+def _in_task_loop(frame: FrameType | None) -> bool:
+    """Whether the signal interrupted the pool's task loop (where an idle worker
+    waits for its next task, possibly holding the queue's lock)."""
     while frame is not None:
-        if frame.f_code.co_name == "_shutdown" and frame.f_globals.get("__name__") == "threading":
+        if frame.f_code is _POOL_WORKER_CODE:
             return True
         frame = frame.f_back
     return False
+
+
+_POOL_WORKER_CODE = multiprocessing.pool.worker.__code__

@@ -25,9 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utils.snapshots.b64paths import decode_path_spans
-from utils.snapshots.byteviews import (binary_views, equal_ignoring_case, pieces_of, spans_of,
-                             starts_with_any)
+from utils.snapshots.pathfields import decode_path_spans, prefix_candidates
+from utils.snapshots.byteviews import binary_views, equal_ignoring_case, pieces_of, spans_of
 from utils.inspector.filetypes import NO_TYPE, FileTypeMatcher
 from utils.directory.ldap import DirectorySnapshot
 from utils.snapshots.chunks import Chunk
@@ -99,10 +98,12 @@ class InspectionPlan:
     def __post_init__(self) -> None:
         self.filetype_matcher = FileTypeMatcher(self.filetypes)
         self._matchers = [root.matcher() for root in self.roots]
-        prefixes = {root.encoded_prefix for root in self.roots}
-        # base64 prefixes that every inspected path starts with (none: no filter)
+        prefixes = {root.literal_prefix for root in self.roots}
+        # prefixes that every inspected path starts with (none: no filter)
         self.path_prefixes = () if b"" in prefixes else tuple(sorted(prefixes))
-        self.mtime_threshold = np.uint64(math.floor(self.snapshot_time))
+        # None: a snapshot dated before 1970, at or before which no mtime lies
+        self.mtime_threshold = (np.uint64(math.floor(self.snapshot_time))
+                                if self.snapshot_time >= 0 else None)
         self._key_sets: dict[tuple[bytes, bool], RecordSet] = {}
 
     def record_sets(self, directories: pa.Array) -> tuple[list[RecordSet], np.ndarray]:
@@ -213,8 +214,16 @@ def _non_canonical(data: np.ndarray, slashes: np.ndarray, starts: np.ndarray,
     return doubled | trailing
 
 
+_HALVES = ("hi", "lo")
+_LOW_BITS = np.uint64(0xFFFFFFFF)
+_HIGH_SHIFT = np.uint64(32)
+
+
 def _sum_columns(type_count: int) -> list[str]:
-    return ["used", "files"] + [f"type{index}" for index in range(type_count)]
+    """Summed columns: bytes as 32-bit halves (sums that cannot wrap, joined as Python
+    ints at the end), files, and each file type's bytes as halves."""
+    return ["used_hi", "used_lo", "files"] + [f"type{index}_{half}" for index in range(type_count)
+                                              for half in _HALVES]
 
 
 @dataclass
@@ -264,7 +273,8 @@ def inspect_chunk(chunk: Chunk, plan: InspectionPlan) -> ChunkPartial:
     table = _row_values(chunk, rows[inspected], files[inspected], class_of_row[inspected],
                         filetype, plan)
     by_class = _regroup(table, ["class", "gid", "filetype"],
-                        [("used", "sum"), ("files", "sum"), ("mtime", "max"), ("dir_row", "max")])
+                        [("used_hi", "sum"), ("used_lo", "sum"), ("files", "sum"), ("mtime", "max"),
+                         ("dir_row", "max")])
     by_class = _with_type_columns(by_class, len(plan.filetypes))
     return ChunkPartial(_spread_sums(by_class, classes, _sum_columns(len(plan.filetypes))),
                         _spread_entries(by_class, classes), undecodable)
@@ -280,10 +290,10 @@ def _mostly_under_prefixes(encoded: pa.Array | pa.ChunkedArray, plan: Inspection
 
 
 def _under_prefixes(encoded: pa.Array | pa.ChunkedArray, plan: InspectionPlan) -> np.ndarray:
-    """Row mask: the base64 path starts like a path under one of the roots."""
+    """Row mask: the path field may stand for a path under one of the roots."""
     if not plan.path_prefixes:
         return np.ones(len(encoded), dtype=bool)
-    return starts_with_any(encoded, (prefix.decode() for prefix in plan.path_prefixes))
+    return prefix_candidates(encoded, plan.path_prefixes)
 
 
 def _regroup(table: pa.Table, keys: list[str], aggregations: list[tuple[str, str]]) -> pa.Table:
@@ -336,12 +346,15 @@ def _row_values(chunk: Chunk, rows: np.ndarray, files: np.ndarray, classes: np.n
     used = np.zeros(len(rows), dtype=np.uint64)
     np.floor_divide(chunk.size[rows], nlink, out=used, where=counted)
     mtime = chunk.mtime[rows]
+    dated = (mtime <= plan.mtime_threshold if plan.mtime_threshold is not None
+             else np.zeros(len(rows), dtype=bool))
     columns = {
         "class": classes,
         "gid": chunk.gid[rows],
-        "used": used,
+        "used_hi": used >> _HIGH_SHIFT,
+        "used_lo": used & _LOW_BITS,
         "files": files.astype(np.int64),
-        "mtime": np.where(mtime <= plan.mtime_threshold, mtime.astype(np.int64), NO_MTIME),
+        "mtime": np.where(dated, mtime.astype(np.int64), NO_MTIME),
         "dir_row": np.where(files, NO_ROW, rows.astype(np.int64)),
         "filetype": np.where(files, filetype, NO_TYPE),
     }
@@ -349,12 +362,13 @@ def _row_values(chunk: Chunk, rows: np.ndarray, files: np.ndarray, classes: np.n
 
 
 def _with_type_columns(by_type: pa.Table, type_count: int) -> pa.Table:
-    """Add type<i>: the group's used bytes where its file type is i (else 0)."""
+    """Add type<i>_hi and _lo: the group's used bytes where its file type is i (else 0)."""
     filetype = by_type.column("filetype").to_numpy()
-    used = by_type.column("used").to_numpy()
-    for index in range(type_count):
-        by_type = by_type.append_column(f"type{index}",
-                                        pa.array(np.where(filetype == index, used, np.uint64(0))))
+    for half in _HALVES:
+        used = by_type.column(f"used_{half}").to_numpy()
+        for index in range(type_count):
+            by_type = by_type.append_column(
+                f"type{index}_{half}", pa.array(np.where(filetype == index, used, np.uint64(0))))
     return by_type
 
 
@@ -450,7 +464,7 @@ class InspectionConsumer:
                 directory: DirectorySnapshot) -> list[DirectoryRecord]:
         """Every record under the plan's roots, ordered by key."""
         if self.undecodable:
-            log.warning("skipped %d lines whose path is not valid base64 in %s",
+            log.warning("skipped %d lines whose path field does not decode in %s",
                         self.undecodable, snapshot.path)
         records = _accumulate(self.totals.combined(), self.entries, len(self.plan.filetypes))
         paths = self.plan.registry.paths
@@ -465,7 +479,8 @@ def inspect_snapshot(snapshot: Snapshot, volume_name: str, plan: InspectionPlan,
     """Every record under the plan's roots on one volume, ordered by key."""
     consumer = InspectionConsumer(plan)
     for partial in map_chunks(snapshot.path, consumer.per_chunk,
-                              label=f"inspecting volume {snapshot.volume}", stats=stats):
+                              label=f"inspecting volume {snapshot.volume}", stats=stats,
+                              max_malformed_fraction=snapshot.max_malformed_fraction):
         consumer.collect(partial)
     return consumer.records(snapshot, volume_name, directory)
 
@@ -476,8 +491,12 @@ def _accumulate(sums: pa.Table | None, entries: list[tuple[int, pa.Table]],
     records: dict[int, _Accumulator] = {}
     if sums is None:
         return records
-    names = ["record", "gid", "used", "files", "mtime"] + [f"type{i}" for i in range(type_count)]
-    for record, gid, used, files, mtime, *types in zip(*(sums.column(n).to_pylist() for n in names)):
+    names = ["record", "gid", "used_hi", "used_lo", "files", "mtime"] + [
+        f"type{i}_{half}" for i in range(type_count) for half in _HALVES]
+    for record, gid, high, low, files, mtime, *halves in zip(*(sums.column(n).to_pylist()
+                                                               for n in names)):
+        used = (high << 32) + low
+        types = [(hi << 32) + lo for hi, lo in zip(halves[::2], halves[1::2])]
         acc = records.get(record)
         if acc is None:
             acc = records[record] = _Accumulator(types=[0] * type_count)

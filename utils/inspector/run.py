@@ -155,7 +155,9 @@ def run_inspections(config: Config, date: dt.date, snapshot_paths: Mapping[int, 
     todo = pending_volumes(config, date, snapshot_paths, force=force)
     if not todo:
         return 0
-    snapshots = {v.number: open_snapshot(snapshot_paths[v.number], v.number, date) for v in todo}
+    snapshots = {v.number: open_snapshot(
+        snapshot_paths[v.number], v.number, date,
+        max_malformed_fraction=config.paths.max_malformed_fraction) for v in todo}
     tasks = configured_tasks(config, snapshots, config.inspector.depth, load_directory(config.ldap))
     records = run_tasks(tasks, config.paths.workers)
     return load_records(config, records, {v.name: date for v in todo})

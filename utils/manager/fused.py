@@ -45,7 +45,8 @@ def read_once(snapshot: Snapshot, consumers: Sequence[ChunkConsumer], *, label: 
     def per_chunk(chunk: Chunk) -> list[Any]:
         return [consumer.per_chunk(chunk) for consumer in consumers]
 
-    for partials in map_chunks(snapshot.path, per_chunk, label=label, stats=stats):
+    for partials in map_chunks(snapshot.path, per_chunk, label=label, stats=stats,
+                               max_malformed_fraction=snapshot.max_malformed_fraction):
         for consumer, partial in zip(consumers, partials):
             consumer.collect(partial)
 

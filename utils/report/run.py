@@ -155,8 +155,10 @@ def _stage_all(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
                directory: DirectorySnapshot, stage: Stager) -> StagedRows:
     """Run the per-volume workers; return every staged row, in volume order."""
     tasks = [
-        VolumeTask(config.volume(number), open_snapshot(path, number, date), directory,
-                   config.quota,
+        VolumeTask(config.volume(number),
+                   open_snapshot(path, number, date,
+                                 max_malformed_fraction=config.paths.max_malformed_fraction),
+                   directory, config.quota,
                    staging_path(config.paths.report_dir, "report", f"{date:%Y%m%d}", number))
         for number, path in sorted(snapshot_paths.items())
     ]

@@ -170,7 +170,8 @@ def aggregate_owner_usage(snapshot: Snapshot,
     """(uid, gid) -> usage over every well-formed line of ``snapshot`` (all object types)."""
     consumer = OwnerUsageConsumer(snapshot.time)
     for partial in map_chunks(snapshot.path, consumer.per_chunk,
-                              label=f"usage of volume {snapshot.volume}", stats=stats):
+                              label=f"usage of volume {snapshot.volume}", stats=stats,
+                              max_malformed_fraction=snapshot.max_malformed_fraction):
         consumer.collect(partial)
     return consumer.result()
 
@@ -180,6 +181,7 @@ def aggregate_usage(snapshot: Snapshot, stats: ReadStats | None = None) -> dict[
     totals = UsageTotals(GROUP_KEYS)
     label = f"usage of volume {snapshot.volume}"
     for partial in map_chunks(snapshot.path, lambda c: chunk_usage(c, snapshot.time),
-                              label=label, stats=stats):
+                              label=label, stats=stats,
+                              max_malformed_fraction=snapshot.max_malformed_fraction):
         totals.add(partial)
     return totals.result()  # type: ignore[return-value]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,8 @@ from utils.snapshots.buffers import uninitialized_bytearray
 from utils.snapshots.byteviews import VIEW_SLACK, binary_views, pieces_of, unaligned_view, value_offsets
 
 _PAD = ord("=")
+# Whole groups of four alphabet characters, the last one possibly padded.
+_PADDED_BASE64 = re.compile(rb"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 _ZERO_DIGIT = ord("A")  # the base64 digit for six zero bits
 _ZERO_PAIR = _ZERO_DIGIT | _ZERO_DIGIT << 8
 # Decodes to VIEW_SLACK zero bytes after the last path, so views can be built in place.
@@ -134,11 +137,11 @@ def _decode_each(encoded: pa.Array | pa.ChunkedArray) -> PathSpans:
     values: list[bytes] = []
     valid = np.ones(len(encoded), dtype=bool)
     for index, field in enumerate(encoded.to_pylist()):
-        try:
-            values.append(binascii.a2b_base64(field, strict_mode=True))
-        except binascii.Error:
+        if _PADDED_BASE64.fullmatch(field) is None:  # binascii would take b"QQ==="
             values.append(b"")
             valid[index] = False
+        else:
+            values.append(binascii.a2b_base64(field, strict_mode=True))
     lengths = np.array([len(value) for value in values], dtype=np.int64)
     ends = np.cumsum(lengths)
     data = np.frombuffer(b"".join(values) + bytes(VIEW_SLACK), dtype=np.uint8)

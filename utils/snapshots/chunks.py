@@ -3,22 +3,31 @@
 Each line-aligned block of decompressed text is parsed into a :class:`Chunk`:
 the block's well-formed lines as columns (NumPy / Arrow arrays), so the
 passes aggregate whole chunks at once instead of handling one Python object
-per line.
+per line.  The rules (docs/snapshots.md): a line is well-formed when it is at
+most 1 MiB long, has 11 or 12 fields, and fields 1-6, 8, 9 (and 11) are ASCII
+decimal integers below 2**63.  Fields are separated by runs of whitespace,
+except that a path field beginning with ``"`` (wrstat's Go quoting) runs to
+the line's first TAB.
 
-Parsing has two lanes that give identical results:
+Two lanes give identical results:
 
-* the fast lane hands the block to Arrow's CSV tokenizer (tab-separated,
-  unsigned 64-bit integers) — valid only when the block contains no
-  whitespace other than tabs and line ends, every row has 11 fields and every
-  numeric field holds only digits;
-* the exact lane splits lines on runs of whitespace in Python.  A block the
-  fast lane refuses is cut into smaller pieces that are retried, so a few odd
-  lines only slow down a small piece of the file.
+* the fast lane hands text to Arrow's CSV tokenizer (tab-separated).  That
+  equals whitespace splitting for a *clean* line: its only whitespace is
+  its tabs (10 or 11 of them, none adjacent, none at either end), spaces
+  inside a quoted path field, and a ``\\r`` just before its newline.  Digits
+  and ranges are then checked per row on Arrow's columns, and rows that fail
+  are masked out;
+* the exact lane splits a line in Python.  It takes only the lines that are
+  not clean (and not already malformed by their length alone).
 
-A line is well-formed when it has exactly 11 fields and fields 1–6, 8, 9 are
-non-negative decimal integers (ASCII digits).  Values are held as unsigned
-64-bit integers; the rare line with a number of 2**64 or more in one of those
-fields cannot come from mpistat and is treated as malformed.
+A block is first tokenized whole: the rows Arrow cannot take (another
+number of fields) are skipped as it goes and, with the rows holding an empty
+field, re-read by the exact lane; one count of the block's bytes up to 0x20
+then proves every other row clean.  When that proof fails (odd whitespace, a
+lone ``\r``), the block is classified line by line
+(:mod:`utils.snapshots.linemask`) in pieces of about 1 MiB.  Either way a
+malformed line costs only itself, and the temporaries stay small whatever
+the block holds.
 """
 
 from __future__ import annotations
@@ -33,9 +42,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from utils.snapshots.byteviews import pieces_of, value_offsets
+from utils.snapshots.linemask import MASK_PIECE, classify_lines, gather_lines, piece_bounds
 
 FIELD_NAMES = ("path", "size", "uid", "gid", "atime", "mtime", "ctime", "type", "inode", "nlink",
                "dev")
+WIDE_FIELD_NAMES = FIELD_NAMES + ("apparent",)  # wrstat >= 6.4: a 12th field
 NUMERIC_FIELDS = ("size", "uid", "gid", "atime", "mtime", "ctime", "inode", "nlink")
 # The columns a Chunk carries; the other numeric fields are only validated.
 INT_COLUMNS = ("size", "uid", "gid", "mtime", "nlink")
@@ -43,13 +54,14 @@ TEXT_COLUMNS = ("path", "type")
 TEXT_FIELDS = ("path", "type", "dev")
 _NUMERIC_INDEXES = tuple(FIELD_NAMES.index(name) for name in NUMERIC_FIELDS)
 _COLUMN_INDEXES = {name: FIELD_NAMES.index(name) for name in FIELD_NAMES}
-_UINT64_LIMIT = 1 << 64
-
-_MIN_FAST_PIECE = 256 * 1024  # below this a refused piece goes to the exact lane
-_PIECES_PER_SPLIT = 8
-_NON_TAB_WHITESPACE = (b" ", b"\x0b", b"\x0c")
+NUMBER_LIMIT = 1 << 63  # numbers must be below this
+MAX_LINE_BYTES = 1 << 20  # a longer line (without its newline) is malformed
+_SAFE_DIGITS = 18  # a number of at most this many digits is below 2**63
+_WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.split() splits on
 _SPACE = 0x20
 _NEWLINE = 0x0A
+_QUOTE = b'"'
+_BOM = b"\xef\xbb\xbf"
 
 # ------------------------------------------------------------------- chunks
 
@@ -60,8 +72,9 @@ Spans = tuple[np.ndarray, np.ndarray]
 class Chunk:
     """The well-formed lines of one block, as columns (row i = i-th such line).
 
-    Integer columns are ``uint64`` NumPy arrays; ``path`` (the base64 text) and
-    ``type`` are Arrow binary arrays.  ``block`` is the text the rows come
+    Integer columns are ``uint64`` NumPy arrays; ``path`` (the path field as
+    written: base64 or Go-quoted, decoded by :mod:`utils.snapshots.pathfields`)
+    and ``type`` are Arrow binary arrays.  ``block`` is the text the rows come
     from and ``spans()`` where each row's line lies in it (start, end without
     its newline), for byte-exact copying.
     """
@@ -80,16 +93,16 @@ class Chunk:
 
     @property
     def path(self) -> pa.Array:
-        """The base64 path fields."""
+        """The path fields as written (see :mod:`utils.snapshots.pathfields` to decode)."""
         return self._text("path")
 
     @property
     def path_pieces(self) -> pa.Array | pa.ChunkedArray:
-        """The base64 path fields as parsed (possibly several pieces: no copy)."""
+        """The path fields as parsed (possibly several pieces: no copy)."""
         return self.texts["path"]
 
     def take_paths(self, rows: np.ndarray) -> pa.Array:
-        """The base64 path fields of ``rows`` (ascending), taken piece by piece
+        """The path fields of ``rows`` (ascending), taken piece by piece
         (combining the pieces first would copy every path)."""
         return take_rows(self.texts["path"], rows)
 
@@ -116,6 +129,8 @@ class Chunk:
     @staticmethod
     def concat(chunks: Sequence["Chunk"], offsets: Sequence[int], block: bytes | bytearray) -> "Chunk":
         """Rows of ``chunks`` (parsed from pieces of ``block`` at ``offsets``) as one chunk."""
+        if len(chunks) == 1 and offsets[0] == 0:
+            return chunks[0]
 
         def spans() -> Spans:
             pieces = [chunk.spans() for chunk in chunks]
@@ -154,119 +169,359 @@ class BlockResult:
 _PARSE_OPTIONS = pa_csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False,
                                      double_quote=False, newlines_in_values=False,
                                      ignore_empty_lines=False)  # invalid rows raise
-# Every field is read as text: numeric fields are checked to be ASCII digits
-# (Arrow's integer parser would also take "0x1f"), then the ones a Chunk
-# carries are converted.
-_CONVERT_OPTIONS = pa_csv.ConvertOptions(
-    column_types={**{name: pa.string() for name in NUMERIC_FIELDS},
-                  **{name: pa.binary() for name in TEXT_FIELDS}},
-    null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False,
-    check_utf8=False,
-)
+
+
+def _convert_options(names: Sequence[str]) -> pa_csv.ConvertOptions:
+    # Every field is read as text: numeric fields are checked to be ASCII digits
+    # (Arrow's integer parser would also take "0x1f"), then the ones a Chunk
+    # carries are converted.
+    return pa_csv.ConvertOptions(
+        column_types={name: pa.binary() if name in TEXT_FIELDS else pa.string() for name in names},
+        null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False,
+        check_utf8=False)
+
+
+_CONVERT_OPTIONS = {len(names): _convert_options(names) for names in (FIELD_NAMES, WIDE_FIELD_NAMES)}
+_COLUMNS = {len(names): names for names in (FIELD_NAMES, WIDE_FIELD_NAMES)}
 _ARROW_BLOCK = 4 * 1024 * 1024  # with threads, Arrow tokenizes a block in pieces of this size
 _ARROW_SERIAL_BLOCK = 1024 * 1024  # without threads, this size is fastest (cache-friendly)
+_FIRST_LINE_LOOK = 64 * 1024  # how far the first line is searched for its tab count
+_MAX_RUNS = 256  # more runs of valid rows than this: gathered, not sliced
+_MAX_SKIPPED = 4096
+_MAX_HIGH_BYTES = 1 << 16  # non-ASCII bytes checked line by line before skipping rows  # more odd rows than this in a block: the masking lane is cheaper
 
 
 class _Refused(Exception):
-    """The fast lane cannot take this block."""
+    """Arrow's tokenizer cannot take this text as it stands."""
 
 
 def parse_block(block: bytes | bytearray, *, use_threads: bool = True) -> BlockResult:
-    """Parse a line-aligned block of snapshot text (the last line may lack ``\\n``)."""
-    try:
-        return _parse_fast(block, use_threads)
-    except _Refused:
-        pass
-    if len(block) < _MIN_FAST_PIECE:
-        return _parse_exact(block)
-    offsets = _piece_offsets(block)
-    results = [parse_block(block[start:end], use_threads=use_threads)
-               for start, end in zip(offsets, offsets[1:] + [len(block)])]
-    return BlockResult(Chunk.concat([r.chunk for r in results], offsets, block),
-                       sum(r.lines for r in results), sum(r.malformed for r in results))
-
-
-def _piece_offsets(block: bytes | bytearray) -> list[int]:
-    """Where to cut a block into about _PIECES_PER_SPLIT pieces at line boundaries."""
-    offsets = [0]
-    step = max(len(block) // _PIECES_PER_SPLIT, 1)
-    while True:
-        cut = block.find(b"\n", offsets[-1] + step)
-        if cut < 0 or cut + 1 >= len(block):
-            return offsets
-        offsets.append(cut + 1)
-
-
-def _parse_fast(block: bytes | bytearray, use_threads: bool) -> BlockResult:
-    """Arrow's tokenizer, when its tab splitting provably equals whitespace splitting.
-
-    That holds when the block has no whitespace but tabs and line ends (``\\n``
-    or ``\\r\\n``; Arrow would also end a row at a lone ``\\r``, which is
-    refused), every row has 11 tab-separated fields and none of them is empty.
-    """
+    """Parse a line-aligned block of snapshot text (the last line may lack ``\n``)."""
     if not block:
-        return BlockResult(_empty_chunk(), 0, 0)
-    arrow_block = _ARROW_BLOCK if use_threads else _ARROW_SERIAL_BLOCK
-    read_options = pa_csv.ReadOptions(column_names=FIELD_NAMES, use_threads=use_threads,
-                                      block_size=arrow_block)
-    try:
-        table = pa_csv.read_csv(pa.py_buffer(block), read_options=read_options,
-                                parse_options=_PARSE_OPTIONS, convert_options=_CONVERT_OPTIONS)
-    except pa.ArrowInvalid:
-        raise _Refused from None
-    line_end = _line_ends(block, table.num_rows)
-    if line_end is None:
-        raise _Refused
-    for name in FIELD_NAMES:
-        for array in table.column(name).chunks:
-            if _has_empty(array):
-                raise _Refused  # adjacent tabs: fewer whitespace-separated fields
-            if name in NUMERIC_FIELDS and not _all_digits(array):
-                raise _Refused
-    try:
-        ints = {name: pc.cast(table.column(name), pa.uint64()).to_numpy() for name in INT_COLUMNS}
-    except pa.ArrowInvalid:  # a number of 2**64 or more
-        raise _Refused from None
-    texts = {name: table.column(name) for name in TEXT_COLUMNS}
+        return BlockResult(empty_chunk(), 0, 0)
+    if b"\r" not in block and not block.startswith(_BOM):  # Arrow: lone \r ends a row,
+        try:                                                # a leading BOM is dropped
+            return _parse_whole(block, _likely_field_count(block), use_threads)
+        except _Refused:
+            pass
+    return _parse_masked(block, use_threads)
 
-    if line_end == b"\n":  # each line is its fields and tabs: spans without a search
-        lengths = [[value_offsets(array) for array in table.column(name).chunks]
-                   for name in FIELD_NAMES]
+
+def _likely_field_count(block: bytes | bytearray) -> int:
+    """12 when the block's first line has 11 tabs, else 11 (lines of the other count
+    only take the exact lane)."""
+    end = block.find(b"\n", 0, _FIRST_LINE_LOOK)
+    return 12 if block.count(b"\t", 0, end if end >= 0 else _FIRST_LINE_LOOK) == 11 else 11
+
+
+def _read_table(text: bytes | bytearray | memoryview, fields: int, use_threads: bool,
+                skipped: list[int | None] | None = None) -> pa.Table:
+    """Arrow's tokenizer on ``text``; rows with another number of fields raise, or with
+    ``skipped`` are left out and their line numbers (from 1) appended to it."""
+    read_options = pa_csv.ReadOptions(column_names=_COLUMNS[fields], use_threads=use_threads,
+                                      block_size=_ARROW_BLOCK if use_threads else _ARROW_SERIAL_BLOCK)
+    parse_options = _PARSE_OPTIONS
+    if skipped is not None:
+        def skip(row: pa_csv.InvalidRow) -> str:
+            skipped.append(row.number)
+            return "skip"
+        parse_options = pa_csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False,
+                                            double_quote=False, newlines_in_values=False,
+                                            ignore_empty_lines=False, invalid_row_handler=skip)
+    try:
+        return pa_csv.read_csv(pa.py_buffer(text), read_options=read_options,
+                               parse_options=parse_options,
+                               convert_options=_CONVERT_OPTIONS[fields])
+    except pa.ArrowInvalid:  # a row with another number of fields
+        raise _Refused from None
+
+
+def _parse_whole(block: bytes | bytearray, fields: int, use_threads: bool) -> BlockResult:
+    """The whole block through Arrow, when its rows provably split as the rules say.
+
+    Rows Arrow cannot take (another number of tab-separated fields) are left
+    out as they are tokenized, and rows with an empty field are set aside:
+    both kinds, the *odd* lines, go to the exact lane.  Every other row has
+    ``fields - 1`` tabs; one count of the bytes up to 0x20 then proves that
+    those rows hold no other whitespace (spaces inside quoted paths aside), so
+    Arrow's fields are the real ones.  Otherwise the block is refused.
+    """
+    skipped: list[int | None] = []
+    text = np.frombuffer(block, dtype=np.uint8)
+    table = _read_table(block, fields, use_threads,
+                        skipped if _rows_can_be_skipped(block, text, fields) else None)
+    if None in skipped or len(skipped) > _MAX_SKIPPED:  # unnumbered (threads), or a mess
+        raise _Refused
+    rows = table.num_rows
+    line_count = rows + len(skipped)
+    newlines = line_count - (not block.endswith(b"\n"))
+    odd_rows = _rows_with_empty_fields(table)
+    line_spans: Spans | None = None
+    kept_lines: np.ndarray | None = None
+    odd_lines = np.zeros(0, dtype=np.int64)
+    odd_low = 0
+    if len(skipped) or len(odd_rows):
+        line_spans = _line_spans(text)
+        kept_lines = np.delete(np.arange(line_count), np.array(skipped, dtype=np.int64) - 1)
+        odd_lines = np.union1d(np.array(skipped, dtype=np.int64) - 1, kept_lines[odd_rows])
+        starts, ends = line_spans
+        odd_low = sum(int(np.count_nonzero(text[start:end] <= _SPACE))
+                      for start, end in zip(starts[odd_lines].tolist(), ends[odd_lines].tolist()))
+    low = int(np.count_nonzero(text <= _SPACE))
+    expected = (rows - len(odd_rows)) * (fields - 1) + newlines + odd_low
+    if low != expected and low != expected + _spaces_in_quoted_paths(table, odd_rows):
+        raise _Refused
+    valid = _valid_rows(table)
+    if len(odd_rows):
+        valid = _and(valid, np.ones(rows, dtype=bool))
+        valid[odd_rows] = False
+    if kept_lines is None:
+        lengths = [[value_offsets(piece) for piece in table.column(name).chunks]
+                   for name in _COLUMNS[fields]]
         spans = functools.partial(_spans_from_fields, lengths)
     else:
-        spans = functools.partial(_line_spans, block)
-    chunk = Chunk(**ints, texts=texts, block=block, _spans=spans)
-    return BlockResult(chunk, table.num_rows, 0)
+        starts, ends = line_spans[0][kept_lines], line_spans[1][kept_lines]
+        spans = lambda: (starts, ends)  # noqa: E731
+    if _longest_line_bound(table, fields) > MAX_LINE_BYTES:
+        all_starts, all_ends = spans()
+        valid = _and(valid, all_ends - all_starts <= MAX_LINE_BYTES)
+    chunk = _chunk_from_table(table, valid, block, spans)
+    row_lines = np.arange(rows) if kept_lines is None else kept_lines
+    parts = [(row_lines if valid is None else row_lines[valid], chunk)]
+    if len(odd_lines):
+        parts.append(_parse_exact(block, line_spans[0], line_spans[1], odd_lines))
+    kept = sum(len(part) for _, part in parts)
+    return BlockResult(_merge_in_line_order(parts, block), line_count, line_count - kept)
 
 
-def _line_ends(block: bytes | bytearray, rows: int) -> bytes | None:
-    """How the lines of a block Arrow read as ``rows`` rows of 11 tab-separated
-    fields end: ``b"\\n"``, ``b"\\r\\n"`` (some lines end so), or None when
-    splitting on whitespace would give other fields than Arrow's tabs.
+def _rows_can_be_skipped(block: bytes | bytearray, text: np.ndarray, fields: int) -> bool:
+    """Whether Arrow may skip the rows it cannot take without a noisy failure.
 
-    They agree when the only whitespace is the tabs and the line ends.  Usually
-    that is settled by counting the bytes below 0x21 (NumPy, without the GIL):
-    then every such byte is a tab or a row end, and a row end must not be a
-    lone ``\\r`` (Arrow ends a row there; whitespace splitting does not end a
-    line).  Other control bytes are fine inside fields, and so are ``\\r\\n``
-    line ends; spaces, vertical tabs, form feeds and lone ``\\r`` are not.
+    Arrow hands a skipped row to Python as UTF-8 text, which fails (printing
+    "Exception ignored") for a row that is not UTF-8.  So every line with a
+    byte above 0x7F must either be UTF-8 or have ``fields - 1`` tabs (a row
+    Arrow keeps); with too many such lines to check, rows are not skipped.
     """
-    low_bytes = int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) <= _SPACE))
-    newlines = rows if block.endswith(b"\n") else rows - 1
-    if low_bytes == rows * (len(FIELD_NAMES) - 1) + newlines:
-        return None if b"\r" in block else b"\n"
-    if any(char in block for char in _NON_TAB_WHITESPACE):
-        return None
-    returns = block.count(b"\r")
-    if returns != block.count(b"\r\n"):
-        return None
-    return b"\r\n" if returns else b"\n"
+    if block.isascii():
+        return True
+    high = np.flatnonzero(text >= 0x80)
+    if len(high) > _MAX_HIGH_BYTES:
+        return False
+    end = -1
+    for position in high.tolist():
+        if position < end:
+            continue  # a line already checked
+        start = block.rfind(b"\n", 0, position) + 1
+        end = block.find(b"\n", position)
+        end = len(block) if end < 0 else end
+        line = bytes(block[start:end])
+        if line.count(b"\t") != fields - 1:
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+    return True
+
+
+def _rows_with_empty_fields(table: pa.Table) -> np.ndarray:
+    """Rows with an empty field: an empty line, adjacent tabs, a tab first or last."""
+    found = []
+    for name in table.column_names:
+        for index, piece in _pieces_with_starts(table.column(name)):
+            lengths = np.diff(value_offsets(piece))
+            if len(lengths) and not lengths.all():
+                found.append(np.flatnonzero(lengths == 0) + index)
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+
+def _spaces_in_quoted_paths(table: pa.Table, odd_rows: np.ndarray) -> int:
+    """How many spaces lie in quoted path fields of the rows not in ``odd_rows``, or -1
+    when a path field holds other bytes up to 0x20 or a base64 one holds a space."""
+    total = 0
+    for index, piece in _pieces_with_starts(table.column("path")):
+        offsets = value_offsets(piece)
+        data = np.frombuffer(piece.buffers()[2], dtype=np.uint8)
+        low = np.flatnonzero(data[offsets[0]:offsets[-1]] <= _SPACE) + offsets[0]
+        if not len(low):
+            continue
+        rows = np.searchsorted(offsets, low, side="right") - 1
+        counted = ~np.isin(rows + index, odd_rows)
+        low, rows = low[counted], rows[counted]
+        if (data[low] != _SPACE).any() or (data[offsets[rows]] != ord(_QUOTE)).any():
+            return -1
+        total += len(low)
+    return total
+
+
+def _line_spans(text: np.ndarray) -> Spans:
+    """(starts, ends) of every line of a block (ends exclude the newline)."""
+    ends = np.flatnonzero(text == _NEWLINE)
+    if len(text) and text[-1] != _NEWLINE:
+        ends = np.append(ends, len(text))
+    starts = np.empty_like(ends)
+    starts[:1] = 0
+    starts[1:] = ends[:-1] + 1
+    return starts, ends
+
+
+def _parse_masked(block: bytes | bytearray, use_threads: bool) -> BlockResult:
+    """Line by line classification, in pieces of about MASK_PIECE bytes (a loop: no
+    recursion); clean lines go through Arrow, the others through the exact lane."""
+    chunks, offsets = [], []
+    lines = malformed = 0
+    for start, end in piece_bounds(block, MASK_PIECE):
+        result = _parse_piece(block, start, end, use_threads)
+        lines += result.lines
+        malformed += result.malformed
+        chunks.append(result.chunk)
+        offsets.append(start)
+    return BlockResult(Chunk.concat(chunks, offsets, block), lines, malformed)
+
+
+def _parse_piece(block: bytes | bytearray, start: int, end: int, use_threads: bool) -> BlockResult:
+    """One piece of a block: its clean lines on the fast lane, the rest on the exact lane.
+
+    Row spans are relative to ``start``.
+    """
+    view = memoryview(block)[start:end]
+    mask = classify_lines(view, MAX_LINE_BYTES)
+    fast_lines = np.flatnonzero(mask.fast)
+    parts: list[tuple[np.ndarray, Chunk]] = []  # (line index of each row, rows)
+    if len(fast_lines):
+        if len(fast_lines) == len(mask.starts):
+            text: bytes | memoryview = view
+        else:
+            text = gather_lines(view, mask, fast_lines)
+        table = _read_table(text, mask.fields, use_threads)  # clean lines: never refused
+        valid = _valid_rows(table)
+        rows = fast_lines if valid is None else fast_lines[valid]
+        starts, ends = mask.starts[fast_lines], mask.ends[fast_lines]
+        parts.append((rows, _chunk_from_table(table, valid, block, lambda: (starts, ends))))
+    exact_lines = np.flatnonzero(mask.exact)
+    if len(exact_lines):
+        rows, chunk = _parse_exact(view, mask.starts, mask.ends, exact_lines)
+        parts.append((rows, chunk))
+    kept = sum(len(chunk) for _, chunk in parts)
+    return BlockResult(_merge_in_line_order(parts, block), len(mask.starts),
+                       len(mask.starts) - kept)
+
+
+def _merge_in_line_order(parts: list[tuple[np.ndarray, Chunk]], block: bytes | bytearray) -> Chunk:
+    """The rows of ``parts`` (each with the line index of its rows) as one chunk in line order."""
+    parts = [(rows, chunk) for rows, chunk in parts if len(chunk)]
+    if not parts:
+        return empty_chunk()
+    if len(parts) == 1:
+        return parts[0][1]
+    order = np.argsort(np.concatenate([rows for rows, _ in parts]), kind="stable")
+    ints = {name: np.concatenate([getattr(chunk, name) for _, chunk in parts])[order]
+            for name in INT_COLUMNS}
+    texts = {name: pa.concat_arrays([chunk._text(name) for _, chunk in parts]).take(order)
+             for name in TEXT_COLUMNS}
+    spans = [chunk.spans() for _, chunk in parts]
+    starts = np.concatenate([s for s, _ in spans])[order]
+    ends = np.concatenate([e for _, e in spans])[order]
+    return Chunk(**ints, texts=texts, block=block, _spans=lambda: (starts, ends))
+
+
+# ------------------------------------------------------------------- row checks
+
+def _pieces_with_starts(column: pa.ChunkedArray) -> list[tuple[int, pa.Array]]:
+    """Each piece of a column with the index of its first row."""
+    found, index = [], 0
+    for piece in column.chunks:
+        found.append((index, piece))
+        index += len(piece)
+    return found
+
+
+def _and(valid: np.ndarray | None, more: np.ndarray) -> np.ndarray:
+    return more if valid is None else valid & more
+
+
+def _valid_rows(table: pa.Table) -> np.ndarray | None:
+    """Row mask of the rows whose numeric fields are numbers below 2**63 (None: all are).
+
+    Usually settled per column by the smallest and largest byte and the
+    longest value; only a column that fails that is checked row by row.
+    """
+    valid: np.ndarray | None = None
+    for name in table.column_names:
+        if name in TEXT_FIELDS:
+            continue
+        for index, piece in _pieces_with_starts(table.column(name)):
+            bad = _bad_numbers(piece)
+            if len(bad):
+                if valid is None:
+                    valid = np.ones(table.num_rows, dtype=bool)
+                valid[bad + index] = False
+    return valid
+
+
+def _bad_numbers(array: pa.Array) -> np.ndarray:
+    """Rows of a text array whose value is not ASCII digits below 2**63 (an empty
+    value is not flagged: empty fields are the tokenizer's concern)."""
+    offsets = value_offsets(array)
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    lengths = np.diff(offsets)
+    if len(data) and (int(data.min()) < 0x30 or int(data.max()) > 0x39):
+        positions = np.flatnonzero((data < 0x30) | (data > 0x39))
+        bad = np.unique(np.searchsorted(offsets, positions + offsets[0], side="right") - 1)
+    else:
+        bad = np.zeros(0, dtype=np.int64)
+    if len(lengths) and int(lengths.max()) > _SAFE_DIGITS:
+        long = np.setdiff1d(np.flatnonzero(lengths > _SAFE_DIGITS), bad)
+        values = array.take(long).to_pylist()
+        too_big = [row for row, value in zip(long.tolist(), values) if int(value) >= NUMBER_LIMIT]
+        bad = np.union1d(bad, np.array(too_big, dtype=np.int64))
+    return bad
+
+
+def _chunk_from_table(table: pa.Table, valid: np.ndarray | None, block: bytes | bytearray,
+                      all_spans: Callable[[], Spans]) -> Chunk:
+    """The chunk of ``table``'s valid rows (``valid`` None: every row).
+
+    Masked rows are few: the valid ones form long runs, which are sliced out of
+    each column (no copy of the text) and converted in one call.
+    """
+    if valid is None:
+        ints = {name: pc.cast(table.column(name), pa.uint64()).to_numpy() for name in INT_COLUMNS}
+        texts: dict[str, pa.Array | pa.ChunkedArray] = {name: table.column(name)
+                                                        for name in TEXT_COLUMNS}
+        return Chunk(**ints, texts=texts, block=block, _spans=all_spans)
+    rows = np.flatnonzero(valid)
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], valid, [False]))))
+    runs = list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+    if len(runs) > _MAX_RUNS:  # many masked rows: one gather is cheaper than many slices
+        kept = {name: take_rows(table.column(name), rows) for name in INT_COLUMNS + TEXT_COLUMNS}
+    else:
+        kept = {name: pa.chunked_array([piece for start, stop in runs for piece
+                                        in table.column(name).slice(start, stop - start).chunks
+                                        if len(piece)], type=table.schema.field(name).type)
+                for name in INT_COLUMNS + TEXT_COLUMNS}
+    ints = {name: pc.cast(kept[name], pa.uint64()).to_numpy() for name in INT_COLUMNS}
+    texts = {name: kept[name] for name in TEXT_COLUMNS}
+
+    def spans() -> Spans:
+        starts, ends = all_spans()
+        return starts[rows], ends[rows]
+
+    return Chunk(**ints, texts=texts, block=block, _spans=functools.cache(spans))
+
+
+def _longest_line_bound(table: pa.Table, fields: int) -> int:
+    """An upper bound of the longest line: the longest value of each column, summed."""
+    bound = fields - 1
+    for name in table.column_names:
+        bound += max((int(np.diff(value_offsets(piece)).max()) for piece in table.column(name).chunks
+                      if len(piece)), default=0)
+    return bound
 
 
 def _spans_from_fields(offsets: list[list[np.ndarray]]) -> Spans:
-    """Line spans of a block whose lines are their 11 fields joined by single tabs
+    """Line spans of a block whose lines are their fields joined by single tabs
     and ended by ``\\n``, from the fields' offsets (no pass over the text)."""
-    widths = np.full(sum(len(piece) - 1 for piece in offsets[0]), len(FIELD_NAMES) - 1,
+    widths = np.full(sum(len(piece) - 1 for piece in offsets[0]), len(offsets) - 1,
                      dtype=np.int64)
     for pieces in offsets:
         widths += np.concatenate([np.diff(piece) for piece in pieces])
@@ -274,63 +529,63 @@ def _spans_from_fields(offsets: list[list[np.ndarray]]) -> Spans:
     return ends - widths, ends
 
 
-def _line_spans(block: bytes | bytearray) -> Spans:
-    """(starts, ends) of every line of a block (ends exclude the newline)."""
-    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == _NEWLINE)
-    if not block.endswith(b"\n"):
-        ends = np.append(ends, len(block))
-    starts = np.empty_like(ends)
-    starts[:1] = 0
-    starts[1:] = ends[:-1] + 1
-    return starts, ends
+# ------------------------------------------------------------------- the exact lane
+
+def split_fields(raw: bytes) -> list[bytes]:
+    """The fields of a line: runs of whitespace separate them, except that a path
+    field beginning with ``"`` runs to the line's first TAB after it."""
+    stripped = raw.lstrip(_WHITESPACE)
+    if not stripped.startswith(_QUOTE):
+        return raw.split()
+    tab = stripped.find(b"\t")
+    if tab < 0:
+        return [stripped]
+    return [stripped[:tab]] + stripped[tab + 1:].split()
 
 
-def _has_empty(array: pa.Array) -> bool:
-    """Whether any value of a string/binary array is empty."""
-    offsets = value_offsets(array)
-    return bool((offsets[1:] == offsets[:-1]).any())
+def parse_line(raw: bytes) -> list[bytes] | None:
+    """The fields of a well-formed line (without its newline), or None when it is malformed."""
+    if len(raw) > MAX_LINE_BYTES:
+        return None
+    fields = split_fields(raw)
+    if len(fields) not in (11, 12):
+        return None
+    numeric = _NUMERIC_INDEXES + ((11,) if len(fields) == 12 else ())
+    for index in numeric:
+        field = fields[index]
+        if not field.isdigit() or (len(field) > _SAFE_DIGITS and int(field) >= NUMBER_LIMIT):
+            return None
+    return fields
 
 
-def _all_digits(array: pa.Array) -> bool:
-    """Whether every byte of every value is an ASCII decimal digit."""
-    offsets = value_offsets(array)
-    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-    return not len(data) or (int(data.min()) >= 0x30 and int(data.max()) <= 0x39)
-
-
-def _parse_exact(block: bytes | bytearray) -> BlockResult:
-    """The exact lane: split on runs of whitespace, one line at a time."""
-    raw_lines = bytes(block).split(b"\n")
-    if raw_lines and raw_lines[-1] == b"":
-        raw_lines.pop()
-    kept: list[tuple[int, int]] = []
+def _parse_exact(block: bytes | bytearray | memoryview, starts: np.ndarray, ends: np.ndarray,
+                 lines: np.ndarray) -> tuple[np.ndarray, Chunk]:
+    """The exact lane for ``lines`` (line i lies at ``starts[i]:ends[i]`` of ``block``):
+    (line index of each kept row, the rows; spans relative to ``block``)."""
+    view = memoryview(block)
+    kept: list[int] = []
     columns: dict[str, list] = {name: [] for name in INT_COLUMNS + TEXT_COLUMNS}
-    malformed = 0
-    end = -1
-    for raw in raw_lines:
-        start, end = end + 1, end + 1 + len(raw)
-        fields = raw.split()
-        if len(fields) != 11 or not all(fields[i].isdigit() for i in _NUMERIC_INDEXES):
-            malformed += 1
+    for line, start, end in zip(lines.tolist(), starts[lines].tolist(), ends[lines].tolist()):
+        fields = parse_line(bytes(view[start:end]))
+        if fields is None:
             continue
-        values = [int(fields[_COLUMN_INDEXES[name]]) for name in INT_COLUMNS]
-        if any(value >= _UINT64_LIMIT for value in values):
-            malformed += 1
-            continue
-        for name, value in zip(INT_COLUMNS, values):
-            columns[name].append(value)
+        for name in INT_COLUMNS:
+            columns[name].append(int(fields[_COLUMN_INDEXES[name]]))
         columns["path"].append(fields[0])
         columns["type"].append(fields[7])
-        kept.append((start, end))
+        kept.append(line)
+    rows = np.array(kept, dtype=np.int64)
     ints = {name: np.array(columns[name], dtype=np.uint64) for name in INT_COLUMNS}
     texts = {name: pa.array(columns[name], type=pa.binary()) for name in TEXT_COLUMNS}
-    spans = np.array(kept, dtype=np.int64).reshape(-1, 2)
-    chunk = Chunk(**ints, texts=texts, block=block, _spans=lambda: (spans[:, 0], spans[:, 1]))
-    return BlockResult(chunk, len(raw_lines), malformed)
+    row_starts, row_ends = starts[rows], ends[rows]
+    chunk = Chunk(**ints, texts=texts, block=view.obj, _spans=lambda: (row_starts, row_ends))
+    return rows, chunk
 
 
-def _empty_chunk() -> Chunk:
+def empty_chunk() -> Chunk:
+    """A chunk of no rows."""
     empty = np.zeros(0, dtype=np.int64)
     return Chunk(**{name: np.zeros(0, dtype=np.uint64) for name in INT_COLUMNS},
                  texts={name: pa.array([], type=pa.binary()) for name in TEXT_COLUMNS},
                  block=b"", _spans=lambda: (empty, empty))
+

@@ -36,8 +36,8 @@ def decompressor_name(threaded: bool = True) -> str:
     return "isal (threaded)" if threaded else "isal"
 
 
-def open_gzip_reader(path: str, *, threaded: bool = True, fast: bool = True) -> BinaryIO:
-    """Open a gzip file for binary reading.
+def open_gzip_reader(path: str | BinaryIO, *, threaded: bool = True, fast: bool = True) -> BinaryIO:
+    """Open a gzip file (a path, or a file opened for binary reading) for binary reading.
 
     ``threaded`` decompresses in a background thread (ISA-L only); ``fast=False``
     forces the standard library implementation (used by benchmarks).
@@ -46,7 +46,7 @@ def open_gzip_reader(path: str, *, threaded: bool = True, fast: bool = True) -> 
         if threaded:
             return igzip_threaded.open(path, "rb", threads=1, block_size=READ_BUFFER)
         return igzip.open(path, "rb")
-    return gzip.open(path, "rb")
+    return gzip.open(path, "rb")  # type: ignore[return-value]
 
 
 def open_gzip_writer(path: str, level: int = 1) -> BinaryIO:

@@ -23,7 +23,7 @@ import stat
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from utils.common.config import Config, VolumeConfig
+from utils.common.config import DEFAULT_MAX_MALFORMED_FRACTION, Config, VolumeConfig
 from utils.common.errors import LurgeError, SnapshotError
 from utils.common.folders import snapshot_dir
 
@@ -42,6 +42,8 @@ class Snapshot:
     volume: int
     date: dt.date
     time: float  # st_mtime: later timestamps are clock skew
+    # more malformed lines than this fraction of the file's lines: a failed snapshot
+    max_malformed_fraction: float = DEFAULT_MAX_MALFORMED_FRACTION
 
 
 def _token_regex(token: str) -> str:
@@ -131,7 +133,8 @@ def unusable_reason(path: str) -> str | None:
 
 
 def open_snapshot(path: str, volume: int | None = None, date: dt.date | None = None,
-                  pattern: str = DEFAULT_PATTERN) -> Snapshot:
+                  pattern: str = DEFAULT_PATTERN,
+                  max_malformed_fraction: float = DEFAULT_MAX_MALFORMED_FRACTION) -> Snapshot:
     """Describe the snapshot at ``path``; volume and date default to its name's.
 
     The name is that of the file a link points to, else the link's own.
@@ -148,7 +151,8 @@ def open_snapshot(path: str, volume: int | None = None, date: dt.date | None = N
         snapshot_time = os.stat(path).st_mtime
     except OSError as exc:
         raise SnapshotError(f"{path}: cannot stat snapshot: {exc.strerror}") from None
-    return Snapshot(path=path, volume=volume, date=date, time=snapshot_time)
+    return Snapshot(path=path, volume=volume, date=date, time=snapshot_time,
+                    max_malformed_fraction=max_malformed_fraction)
 
 
 def candidate_dates(today: dt.date, max_days_ago: int) -> list[dt.date]:
@@ -163,8 +167,10 @@ class SnapshotFolder:
     says why there is none.  The folder is listed when the object is made.
     """
 
-    def __init__(self, directory: str, pattern: str = DEFAULT_PATTERN) -> None:
+    def __init__(self, directory: str, pattern: str = DEFAULT_PATTERN,
+                 max_malformed_fraction: float = DEFAULT_MAX_MALFORMED_FRACTION) -> None:
         self.directory = directory
+        self.max_malformed_fraction = max_malformed_fraction
         self.pattern = SnapshotPattern(pattern)
         self._matches: dict[tuple[dt.date, int], list[str]] = collections.defaultdict(list)
         self._chosen: dict[tuple[dt.date, int], Snapshot | None] = {}
@@ -217,7 +223,8 @@ class SnapshotFolder:
             log.warning("volume %d, %s: %d files match %s; using %s (the newest), ignoring %s",
                         key[1], key[0], len(usable), self.pattern.glob(*key), path,
                         ", ".join(others))
-        return Snapshot(path=path, volume=key[1], date=key[0], time=mtime)
+        return Snapshot(path=path, volume=key[1], date=key[0], time=mtime,
+                        max_malformed_fraction=self.max_malformed_fraction)
 
     def problems(self, date: dt.date, volume: int) -> list[str]:
         """Why files matching ``volume`` and ``date`` were not used (folders, dangling links…)."""
@@ -250,7 +257,8 @@ class SnapshotFolder:
 
 def snapshot_folder(config: Config) -> SnapshotFolder:
     """The configured snapshot folder (it must exist), listed with the configured pattern."""
-    return SnapshotFolder(snapshot_dir(config), config.paths.snapshot_pattern)
+    return SnapshotFolder(snapshot_dir(config), config.paths.snapshot_pattern,
+                          config.paths.max_malformed_fraction)
 
 
 def complete_set(mpistat_dir: str, volumes: Sequence[int], date: dt.date,

@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utils.snapshots.b64paths import decode_paths, encoded_prefix
+from utils.snapshots.pathfields import decode_paths, prefix_candidates
 from utils.snapshots.byteviews import starts_with_any, value_offsets
 from utils.snapshots.compression import HAVE_ISAL, igzip, isal_zlib
 from utils.common.config import SplitterConfig
@@ -106,12 +106,6 @@ class SplitPlan:
     output_of_gid: Mapping[int, int]  # gid -> output index; absent: the name is unusable
     unusable: Mapping[int, tuple[str, str]]  # gid -> (name, reason) for skipped names
     compress: Callable[[bytes], bytes]
-    encoded_prefixes: tuple[str, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        encoded = tuple(encoded_prefix(p.encode()).decode("ascii") for p in self.special_prefixes)
-        # An empty encoded prefix (a prefix under 3 bytes) filters nothing.
-        object.__setattr__(self, "encoded_prefixes", () if "" in encoded else encoded)
 
 
 def make_plan(directory: DirectorySnapshot, settings: SplitterConfig, *, by_gid: bool = False) -> SplitPlan:
@@ -150,7 +144,7 @@ def make_plan(directory: DirectorySnapshot, settings: SplitterConfig, *, by_gid:
 # ------------------------------------------------------------------ one chunk
 
 def select_rows(chunk: Chunk, plan: SplitPlan) -> tuple[np.ndarray, int]:
-    """(mask of the chunk's kept rows, candidates whose path is not valid base64)."""
+    """(mask of the chunk's kept rows, candidates whose path field does not decode)."""
     keep = np.isin(chunk.gid, plan.humgen_gids)
     if not plan.special_prefixes or not len(plan.prefix_gids):
         return keep, 0
@@ -158,11 +152,10 @@ def select_rows(chunk: Chunk, plan: SplitPlan) -> tuple[np.ndarray, int]:
     if not len(candidates):
         return keep, 0
     paths = chunk.take_paths(candidates)
-    if plan.encoded_prefixes:
-        passing = np.flatnonzero(starts_with_any(paths, plan.encoded_prefixes))
-        candidates, paths = candidates[passing], paths.take(passing)
-        if not len(candidates):
-            return keep, 0
+    passing = np.flatnonzero(prefix_candidates(paths, [p.encode() for p in plan.special_prefixes]))
+    candidates, paths = candidates[passing], paths.take(passing)
+    if not len(candidates):
+        return keep, 0
     decoded, valid = decode_paths(paths)
     matched = starts_with_any(decoded, plan.special_prefixes) & valid
     keep[candidates[matched]] = True
@@ -223,10 +216,12 @@ def split_chunk(chunk: Chunk, plan: SplitPlan) -> ChunkSplit:
 class _KeptLines:
     """A chunk's lines, joined for a selection of rows, each ending in a newline.
 
-    When the rows are the block's lines one after another (the fast lane's
-    chunks), the lines with their newlines are one Arrow binary array over the
-    block, and Arrow's take gathers a selection; otherwise the runs of
-    consecutive lines are copied as slices.  Neither holds the GIL while copying.
+    When every row's line has its newline in the block, the lines with their
+    newlines are values of one Arrow binary array over the block (when the
+    rows are not the block's lines one after another, such as around a
+    malformed line, the bytes between two rows are values of their own), and
+    Arrow's take gathers a selection; otherwise the runs of consecutive lines
+    are copied as slices.  Neither holds the GIL while copying.
     """
 
     def __init__(self, chunk: Chunk) -> None:
@@ -234,16 +229,22 @@ class _KeptLines:
         self.starts, self.ends = chunk.spans()
         count = len(self.starts)
         self.array: pa.Array | None = None
-        contiguous = bool((self.starts[1:] == self.ends[:-1] + 1).all())
-        if count and contiguous and self.ends[-1] < len(self.text):  # every line has its newline
-            offsets = np.append(self.starts, self.ends[-1] + 1).astype(np.int32)
-            self.array = pa.Array.from_buffers(pa.binary(), count, [
-                None, pa.py_buffer(offsets), pa.py_buffer(self.text)])
+        self.step = 1  # values per row in the array: the line, then any gap before the next
+        if count and self.ends[-1] < len(self.text):  # every line has its newline
+            if bool((self.starts[1:] == self.ends[:-1] + 1).all()):
+                offsets = np.append(self.starts, self.ends[-1] + 1)
+            else:
+                offsets = np.empty(2 * count, dtype=np.int64)
+                offsets[0::2] = self.starts
+                offsets[1::2] = self.ends + 1
+                self.step = 2
+            self.array = pa.Array.from_buffers(pa.binary(), len(offsets) - 1, [
+                None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(self.text)])
 
     def joined(self, rows: np.ndarray) -> memoryview | np.ndarray:
         """The lines of ``rows`` (ascending) with their newlines, as one buffer."""
         if self.array is not None:
-            taken = self.array.take(rows)
+            taken = self.array.take(rows * self.step)
             offsets = value_offsets(taken)
             return memoryview(taken.buffers()[2])[offsets[0]:offsets[-1]]
         return self._copied_runs(self.starts[rows], self.ends[rows])
@@ -362,7 +363,8 @@ def _split_one(snapshot: Snapshot, plan: SplitPlan, files: MemberFiles, result: 
     kept = undecodable = 0
     label = f"splitting volume {snapshot.volume}"
     for part in map_chunks(snapshot.path, lambda chunk: split_chunk(chunk, plan), label=label,
-                           stats=stats, block_size=SPLIT_BLOCK_SIZE):
+                           stats=stats, block_size=SPLIT_BLOCK_SIZE,
+                           max_malformed_fraction=snapshot.max_malformed_fraction):
         for batch in part.batches:
             name = plan.labels[batch.output]
             files.append(output_filename(name), batch.member)
@@ -377,7 +379,7 @@ def _split_one(snapshot: Snapshot, plan: SplitPlan, files: MemberFiles, result: 
     result.lines_kept += kept
     if undecodable:
         log.warning("%s: %d lines of named non-humgen groups have a path field that starts like a "
-                    "special prefix but is not valid base64; not kept", snapshot.path, undecodable)
+                    "special prefix but does not decode; not kept", snapshot.path, undecodable)
     log.info("volume %d (%s): kept %s of %s lines", snapshot.volume, snapshot.path, f"{kept:,}",
              f"{stats.lines:,}")
 
