@@ -1,8 +1,9 @@
 """One benchmark pass in a fresh process: ``python bench/passes.py PASS FILE [REPEATS]``.
 
-Runs the pass over the snapshot FILE and prints one JSON line: best wall
-time of the repetitions, the process's peak RSS, and the error when the file
-is a failed snapshot (bench/memory.py runs such files on purpose).  Each pass is
+Runs the pass over the snapshot FILE and prints one JSON line: the best wall
+time and the best CPU time (all threads) of the repetitions, the process's
+peak RSS, and the error when the file is a failed snapshot (bench/memory.py
+runs such files on purpose).  Each pass is
 the production code path (the same functions report.py, project_inspector.py
 and group_splitter.py call).
 """
@@ -23,12 +24,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from utils.snapshots.compression import open_gzip_reader  # noqa: E402
 from utils.common.config import DEFAULT_FILETYPES, DEFAULT_SPECIAL_PREFIXES, SplitterConfig  # noqa: E402
-from utils.inspector.aggregate import inspect_snapshot, plan_for_roots  # noqa: E402
+from utils.inspector.aggregate import InspectionConsumer, inspect_snapshot, plan_for_roots  # noqa: E402
+from utils.manager.fused import read_once  # noqa: E402
 from utils.directory.ldap import DirectorySnapshot  # noqa: E402
 from utils.snapshots.discovery import Snapshot  # noqa: E402
 from utils.common.errors import SnapshotError  # noqa: E402
 from utils.splitter.split import make_plan, split_snapshots  # noqa: E402
-from utils.report.usage import aggregate_usage  # noqa: E402
+from utils.report.usage import (OwnerUsageConsumer, aggregate_owner_usage, aggregate_usage,  # noqa: E402
+                                group_totals)
 
 MOUNT = "/lustre/scratch118"
 ROOTS = (f"{MOUNT}/humgen/projects", f"{MOUNT}/realdata/mdt[0-9]/projects")
@@ -57,6 +60,12 @@ def snapshot_of(path: str) -> Snapshot:
 
 
 def report_pass(path: str) -> None:
+    """What a report worker reads: sums per (uid, gid), the group totals derived from them."""
+    group_totals(aggregate_owner_usage(snapshot_of(path)))
+
+
+def report_groups_pass(path: str) -> None:
+    """The sums per gid alone (the report before the per-user sums), for comparison."""
     aggregate_usage(snapshot_of(path))
 
 
@@ -64,6 +73,16 @@ def inspector_pass(path: str) -> None:
     snapshot = snapshot_of(path)
     plan = plan_for_roots(ROOTS, 2, DEFAULT_FILETYPES, snapshot.time)
     inspect_snapshot(snapshot, "scratch118", plan, DIRECTORY)
+
+
+def fused_pass(path: str) -> None:
+    """One read feeding the report's sums and the inspector, as ``manager.py both`` reads."""
+    snapshot = snapshot_of(path)
+    usage = OwnerUsageConsumer(snapshot.time)
+    inspection = InspectionConsumer(plan_for_roots(ROOTS, 2, DEFAULT_FILETYPES, snapshot.time))
+    read_once(snapshot, [usage, inspection], label="usage and inspection")
+    group_totals(usage.result())
+    inspection.records(snapshot, "scratch118", DIRECTORY)
 
 
 def splitter_pass(path: str) -> None:
@@ -79,7 +98,9 @@ PASSES: dict[str, Callable[[str], object]] = {
     "decompress": lambda path: decompress(path, fast=True),
     "decompress-stdlib": lambda path: decompress(path, fast=False),
     "report": report_pass,
+    "report-groups": report_groups_pass,
     "inspector": inspector_pass,
+    "report+inspector": fused_pass,
     "splitter": splitter_pass,
 }
 
@@ -87,18 +108,19 @@ PASSES: dict[str, Callable[[str], object]] = {
 def main() -> None:
     name, path = sys.argv[1], sys.argv[2]
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 2
-    timings = []
+    timings, cpu = [], []
     failed = None
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             PASSES[name](path)
         except SnapshotError as exc:
             failed = str(exc)
         timings.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"pass": name, "seconds": min(timings), "peak_rss_bytes": peak_kib * 1024,
-                      "failed": failed}))
+    print(json.dumps({"pass": name, "seconds": min(timings), "cpu_seconds": min(cpu),
+                      "peak_rss_bytes": peak_kib * 1024, "failed": failed}))
 
 
 if __name__ == "__main__":

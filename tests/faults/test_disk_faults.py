@@ -28,11 +28,12 @@ from utils.demo.synthetic import format_line, write_snapshot
 
 DATE = dt.date(2023, 11, 14)
 T = 1_700_000_000
-VOLUMES = (118, 119, 121, 122)
-# 150 unknown gids per volume: each staging file is 16 KiB, the whole TSV about 27 KB.
+VOLUMES = tuple(range(118, 130))
+# 50 unknown gids on each of 12 volumes: each staging file (group and user rows, 12 KiB) fits
+# under the limit; the page, published first, and the group TSV (about 33 KB) do not.
 ENTRIES = tuple(Entry(volume, 60_000 + index, size=volume * 1000 + index, age_days=index % 9)
-                for volume in VOLUMES for index in range(150))
-TSV_LIMIT = 20 * 1024
+                for volume in VOLUMES for index in range(50))
+TSV_LIMIT = 24 * 1024
 
 
 def file_size_limit(limit: int) -> Callable[[], None]:
@@ -68,14 +69,15 @@ def test_a_page_past_the_limit_fails_the_run_before_the_tsv(tmp_path: Path,
     assert f"database: rows for {DATE} already loaded; skipped" in rerun.stderr
     assert tsv.read_text(encoding="utf-8") == expected_tsv(ENTRIES)
     assert page.stat().st_size > TSV_LIMIT
-    assert listing(tsv.parent) == [page.name, tsv.name]
+    assert listing(tsv.parent) == [page.name, tsv.name, f"user-report-{DATE:%Y%m%d}.tsv"]
     assert usage_rows(url) == expected_db_rows(ENTRIES, DATE)
 
 
 def test_a_failed_tsv_write_leaves_the_page_and_no_tsv(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/lurge.db"
     config = make_config(tmp_path, url, volumes=VOLUMES[:1])
-    files = [str(p) for p in write_snapshots(tmp_path / "mpistat", ENTRIES[:150], DATE, T).values()]
+    entries = tuple(entry for entry in ENTRIES if entry.volume == VOLUMES[0])
+    files = [str(p) for p in write_snapshots(tmp_path / "mpistat", entries, DATE, T).values()]
     tsv = tsv_path(tmp_path, DATE)
     (tsv / "in-the-way").mkdir(parents=True)  # a folder at the TSV's name: its rename fails
 
@@ -84,14 +86,16 @@ def test_a_failed_tsv_write_leaves_the_page_and_no_tsv(tmp_path: Path) -> None:
     assert (f"report.py: failed: could not write {tsv}: Is a directory; nothing was left at that "
             "name (the next run writes it)\n") in result.stderr
     page = tsv.with_suffix(".html")
-    assert listing(tsv.parent) == [page.name, tsv.name, f"{tsv.name}/in-the-way"]
+    # the per-user TSV is written before the TSV, the date's "done" marker
+    assert listing(tsv.parent) == [page.name, tsv.name, f"{tsv.name}/in-the-way",
+                                   f"user-report-{DATE:%Y%m%d}.tsv"]
     assert page.read_bytes().endswith(b"</html>\n")  # complete, from the loaded rows
 
     (tsv / "in-the-way").rmdir()
     tsv.rmdir()
     rerun, _ = run("report.py", "--config", str(config), DATE.isoformat(), *files)
     assert rerun.returncode == 0, rerun.stderr
-    assert tsv.read_text(encoding="utf-8") == expected_tsv(ENTRIES[:150])
+    assert tsv.read_text(encoding="utf-8") == expected_tsv(entries)
 
 
 SPLIT_LIMIT = 64 * 1024

@@ -120,7 +120,8 @@ def test_failed_snapshots_stop_every_script_and_publish_nothing(tmp_path: Path) 
             assert published_state(tmp_path, db_url) == before, (kind, script)
     assert listing(tmp_path / "reports" / ".lurge-staging") == []
     assert listing(tmp_path / "reports" / "report-output-files") == [
-        f"report-{YESTERDAY:%Y%m%d}.html", f"report-{YESTERDAY:%Y%m%d}.tsv"]
+        f"report-{YESTERDAY:%Y%m%d}.html", f"report-{YESTERDAY:%Y%m%d}.tsv",
+        f"user-report-{YESTERDAY:%Y%m%d}.tsv"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["groups"]
 
 

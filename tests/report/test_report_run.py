@@ -43,34 +43,38 @@ def usage_rows(db_url: str, date: dt.date | None = None) -> list[tuple]:
                     in rows])
 
 
-def line(path: str, size: int, gid: int, mtime: int, kind: str = "f", nlink: int = 1) -> bytes:
-    return format_line(path.encode(), size, 501, gid, mtime, mtime, mtime, kind, 1000 + size,
+def line(path: str, size: int, gid: int, mtime: int, kind: str = "f", nlink: int = 1,
+         uid: int = 501) -> bytes:
+    return format_line(path.encode(), size, uid, gid, mtime, mtime, mtime, kind, 1000 + size,
                        nlink, 64768)
 
 
 def known_snapshot_118() -> list[bytes]:
+    """Owners (uids) from tests/data/ldap/directory.ldif: 10001 jd1, 10002 mm2, 10010
+    svc-build, 10012 jürgen, 10020 aa9; 10004, 10005, 0 and 99999 have no user name there."""
     p = MOUNT + "/humgen/projects"
     return [
         # hgi (1001, humgen, PI Doe)
-        line(f"{p}/hgi/a.bam", 1000, 1001, T - 10 * DAY),
-        line(f"{p}/hgi/hard.bam", 3001, 1001, T - 5 * DAY, nlink=3),  # hard link: 1000
-        line(f"{p}/hgi/deleting", 5000, 1001, T - 1 * DAY, nlink=0),  # nothing, but dated
-        line(f"{p}/hgi", 4096, 1001, T - 20 * DAY, kind="d", nlink=2),  # 2048
-        line(f"{p}/hgi/skewed", 10, 1001, T + 100),  # counted, its mtime ignored
+        line(f"{p}/hgi/a.bam", 1000, 1001, T - 10 * DAY, uid=10001),
+        line(f"{p}/hgi/hard.bam", 3001, 1001, T - 5 * DAY, nlink=3, uid=10002),  # hard link: 1000
+        line(f"{p}/hgi/deleting", 5000, 1001, T - 1 * DAY, nlink=0, uid=10005),  # nothing, but dated
+        line(f"{p}/hgi", 4096, 1001, T - 20 * DAY, kind="d", nlink=2, uid=10001),  # 2048
+        line(f"{p}/hgi/skewed", 10, 1001, T + 100, uid=10004),  # counted, its mtime ignored
         # mueller-lab (1002): 200 MiB, so never "archived"
-        line(f"{p}/mueller/big.cram", 200 * 1024 * 1024, 1002, T - int(2.5 * DAY) - 3600),
+        line(f"{p}/mueller/big.cram", 200 * 1024 * 1024, 1002, T - int(2.5 * DAY) - 3600,
+             uid=10002),
         # orphans (1005, humgen without PI): nothing used but dated -> reported
-        line(f"{p}/orphans/empty", 0, 1005, T - 3 * DAY),
+        line(f"{p}/orphans/empty", 0, 1005, T - 3 * DAY, uid=10020),
         # ghosts (1006, PI entry missing): used, but only a future mtime
-        line(f"{p}/ghosts/f", 500, 1006, T + 5000),
+        line(f"{p}/ghosts/f", 500, 1006, T + 5000, uid=10012),
         # ops (2001, posix only): a directory
-        line(MOUNT + "/ops", 4096, 2001, T - 7 * DAY, kind="d", nlink=4),  # 1024
+        line(MOUNT + "/ops", 4096, 2001, T - 7 * DAY, kind="d", nlink=4, uid=0),  # 1024
         # shared-dev (2002): nothing used, no valid mtime -> dropped
-        line(MOUNT + "/shared/gone", 100, 2002, T + 50, nlink=0),
+        line(MOUNT + "/shared/gone", 100, 2002, T + 50, nlink=0, uid=10010),
         # alpha (2004): a symlink
-        line(MOUNT + "/alpha/link", 30, 2004, T - 100 * DAY, kind="l"),
+        line(MOUNT + "/alpha/link", 30, 2004, T - 100 * DAY, kind="l", uid=10010),
         # an unknown gid
-        line(MOUNT + "/tmp/x", 123, 77777, T - 3456),
+        line(MOUNT + "/tmp/x", 123, 77777, T - 3456, uid=99999),
         # malformed lines for équipe-rouge (2003): never counted
         line(MOUNT + "/bad/1", 999, 2003, T - DAY).replace(b"\t64768", b""),
         line(MOUNT + "/bad/2", 999, 2003, T - DAY).replace(b"\t999\t", b"\t-999\t"),
@@ -79,7 +83,8 @@ def known_snapshot_118() -> list[bytes]:
 
 
 def known_snapshot_119() -> list[bytes]:
-    return [line("/lustre/scratch119/humgen/projects/tanaka/x.vcf.gz", 7, 1003, T - DAY)]
+    return [line("/lustre/scratch119/humgen/projects/tanaka/x.vcf.gz", 7, 1003, T - DAY,
+                 uid=10003)]
 
 
 EXPECTED_TSV = """\
@@ -222,14 +227,16 @@ def test_html_only_rewrites_the_page_from_the_database(known_setup, tmp_path: Pa
     result = run_script("report.py", "--config", str(config), "--html-only", "20231114", check=0)
     assert page.read_bytes() == written
     assert f"{page}: page written from the database" in result.stderr
-    assert sorted(os.listdir(page.parent)) == ["report-20231114.html", "report-20231114.tsv"]
+    assert sorted(os.listdir(page.parent)) == ["report-20231114.html", "report-20231114.tsv",
+                                               "user-report-20231114.tsv"]
 
     refused = run_script("report.py", "--config", str(config), "--html-only", "2023-11-15", check=2)
     assert refused.stderr.endswith(
         " holds no report rows for 2023-11-15: there is nothing to build its page from (report "
         "the date first: report.py DATE FILE...)\n")
     assert refused.stderr.startswith("report.py: error: the database ")
-    assert sorted(os.listdir(page.parent)) == ["report-20231114.html", "report-20231114.tsv"]
+    assert sorted(os.listdir(page.parent)) == ["report-20231114.html", "report-20231114.tsv",
+                                               "user-report-20231114.tsv"]
 
 
 def test_a_link_planted_at_the_page_is_replaced_not_followed(known_setup, tmp_path: Path) -> None:

@@ -445,31 +445,55 @@ class DirectoryRecord:
         return b"/".join(self.path)
 
 
+class InspectionConsumer:
+    """The inspector's share of a read, one chunk at a time.
+
+    :meth:`per_chunk` runs in the reader's parse threads; :meth:`collect`
+    takes the partial sums in file order on the reading thread; :meth:`records`
+    turns them into the volume's records once the whole snapshot is read.
+    """
+
+    def __init__(self, plan: InspectionPlan) -> None:
+        self.plan = plan
+        self.totals = _Totals(len(plan.filetypes))
+        self.entries: list[tuple[int, pa.Table]] = []
+        self.undecodable = 0
+        self._sequence = 0
+
+    def per_chunk(self, chunk: Chunk) -> ChunkPartial:
+        return inspect_chunk(chunk, self.plan)
+
+    def collect(self, partial: ChunkPartial) -> None:
+        self.undecodable += partial.undecodable
+        if partial.sums is not None:
+            self.totals.add(partial.sums)
+        if partial.entries is not None:
+            self.entries.append((self._sequence, partial.entries))
+        self._sequence += 1
+
+    def records(self, snapshot: Snapshot, volume_name: str,
+                directory: DirectorySnapshot) -> list[DirectoryRecord]:
+        """Every record under the plan's roots, ordered by key."""
+        if self.undecodable:
+            log.warning("skipped %d lines whose path field does not decode in %s",
+                        self.undecodable, snapshot.path)
+        records = _accumulate(self.totals.combined(), self.entries, len(self.plan.filetypes))
+        paths = self.plan.registry.paths
+        finished = [_finish(volume_name, tuple(paths[record].split(b"/")), acc, snapshot.time,
+                            directory) for record, acc in records.items()]
+        return sorted(finished, key=lambda record: record.key)
+
+
 def inspect_snapshot(snapshot: Snapshot, volume_name: str, plan: InspectionPlan,
                      directory: DirectorySnapshot,
                      stats: ReadStats | None = None) -> list[DirectoryRecord]:
     """Every record under the plan's roots on one volume, ordered by key."""
-    type_count = len(plan.filetypes)
-    totals = _Totals(type_count)
-    entries: list[tuple[int, pa.Table]] = []
-    undecodable = 0
-    partials = map_chunks(snapshot.path, lambda chunk: inspect_chunk(chunk, plan),
-                          label=f"inspecting volume {snapshot.volume}", stats=stats,
-                          max_malformed_fraction=snapshot.max_malformed_fraction)
-    for sequence, partial in enumerate(partials):
-        undecodable += partial.undecodable
-        if partial.sums is not None:
-            totals.add(partial.sums)
-        if partial.entries is not None:
-            entries.append((sequence, partial.entries))
-    if undecodable:
-        log.warning("skipped %d lines whose path field does not decode in %s", undecodable,
-                    snapshot.path)
-    records = _accumulate(totals.combined(), entries, type_count)
-    paths = plan.registry.paths
-    finished = [_finish(volume_name, tuple(paths[record].split(b"/")), acc, snapshot.time,
-                        directory) for record, acc in records.items()]
-    return sorted(finished, key=lambda record: record.key)
+    consumer = InspectionConsumer(plan)
+    for partial in map_chunks(snapshot.path, consumer.per_chunk,
+                              label=f"inspecting volume {snapshot.volume}", stats=stats,
+                              max_malformed_fraction=snapshot.max_malformed_fraction):
+        consumer.collect(partial)
+    return consumer.records(snapshot, volume_name, directory)
 
 
 def _accumulate(sums: pa.Table | None, entries: list[tuple[int, pa.Table]],

@@ -39,11 +39,15 @@ class InspectTask:
     directory: DirectorySnapshot
 
 
+def plan_of(task: InspectTask) -> InspectionPlan:
+    """How to inspect the task's volume."""
+    return InspectionPlan(tuple(InspectRoot(root) for root in task.roots), task.depth,
+                          task.filetypes, task.snapshot.time)
+
+
 def inspect_volume(task: InspectTask) -> list[DirectoryRecord]:
     """Worker: the records of one volume's roots."""
-    plan = InspectionPlan(tuple(InspectRoot(root) for root in task.roots), task.depth,
-                          task.filetypes, task.snapshot.time)
-    return inspect_snapshot(task.snapshot, task.volume.name, plan, task.directory)
+    return inspect_snapshot(task.snapshot, task.volume.name, plan_of(task), task.directory)
 
 
 def run_tasks(tasks: Sequence[InspectTask], workers: int) -> dict[str, list[DirectoryRecord]]:
@@ -126,13 +130,10 @@ def _log_loaded(records: Mapping[str, Sequence[DirectoryRecord]], earlier: Mappi
              "; ".join(actions) or "no volumes inspected")
 
 
-def run_inspections(config: Config, date: dt.date, snapshot_paths: Mapping[int, str], *,
-                    force: bool = False) -> int:
-    """The manager's inspector stage: inspect and load the chosen set.
-
-    A volume whose ``inspection.snapshot_date`` is already ``date`` is skipped
-    unless ``force``.  Returns the number of directory rows loaded.
-    """
+def pending_volumes(config: Config, date: dt.date, snapshot_paths: Mapping[int, str], *,
+                    force: bool = False) -> list[VolumeConfig]:
+    """The volumes with inspection roots whose rows are not from ``date`` (all with ``force``);
+    the others are logged as skipped."""
     with connect(config.database.url, timeout=config.database.timeout) as db:
         ensure_schema(db)
         loaded = inspection_dates(db)
@@ -141,6 +142,17 @@ def run_inspections(config: Config, date: dt.date, snapshot_paths: Mapping[int, 
     for volume in candidates:
         if volume not in todo:
             log.info("inspector: volume %s already loaded from %s; skipped", volume.name, date)
+    return todo
+
+
+def run_inspections(config: Config, date: dt.date, snapshot_paths: Mapping[int, str], *,
+                    force: bool = False) -> int:
+    """The manager's inspector stage: inspect and load the chosen set.
+
+    A volume whose ``inspection.snapshot_date`` is already ``date`` is skipped
+    unless ``force``.  Returns the number of directory rows loaded.
+    """
+    todo = pending_volumes(config, date, snapshot_paths, force=force)
     if not todo:
         return 0
     snapshots = {v.number: open_snapshot(

@@ -6,7 +6,8 @@ warning.  A stage is done for a date when its outputs are in place: the
 report when its TSV exists and the database holds its rows, the inspector
 when every volume with inspection roots was loaded from that date.  So a
 run that stopped half-way (a ``both`` stopped after the report) is finished
-by the next one.  See docs/recovery.md.
+by the next one.  See docs/recovery.md.  When both stages are pending, each
+snapshot is read once for both (:mod:`utils.manager.fused`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from typing import Mapping, Sequence
 from utils.common.config import Config
 from utils.common.errors import LurgeError
 from utils.common.text import plural
-from utils.inspector.run import run_inspections
+from utils.inspector.run import pending_volumes, run_inspections
+from utils.manager.fused import FusedRead
 from utils.manager.status import StageStatus
 from utils.report.html import html_path
-from utils.report.run import run_report
+from utils.report.run import run_report, stage_in_workers
 from utils.report.tsv import tsv_path
 from utils.snapshots.discovery import SnapshotFolder, candidate_dates, snapshot_folder
 
@@ -150,14 +152,20 @@ def run_stages(config: Config, mode: str, chosen: SnapshotSet, status: StageStat
     elif mode == "both":
         log.info("report for %s: done already; running the inspector only", chosen.date)
     summary = ""
+    fused = (FusedRead(config, chosen.date,
+                       pending_volumes(config, chosen.date, chosen.paths, force=force))
+             if REPORT in todo and INSPECTOR in todo else None)
     if REPORT in todo:
-        outcome = run_report(config, chosen.date, chosen.paths, force=force)
+        outcome = run_report(config, chosen.date, chosen.paths, force=force,
+                             stage=stage_in_workers if fused is None else fused)
         log.info("report %s: database %s, TSV %s (%s)", chosen.date, outcome.database,
                  outcome.tsv, outcome.tsv_path)
         # Only a report that succeeded moves the links: a failed run publishes nothing.
         point_latest_links(report_dir, chosen)
         summary = outcome.summary
-    if INSPECTOR in todo:
+    if fused is not None and fused.done:  # read with the report: publish as the stage would
+        fused.load()
+    elif INSPECTOR in todo:
         run_inspections(config, chosen.date, chosen.paths, force=force)
     if summary:  # the night's closing line: where groups are heading (docs/warnings.md)
         log.info("%s %s", chosen.date, summary)

@@ -1,4 +1,4 @@
-"""From per-gid usage to report rows: names, PIs, quotas and archives (docs/outputs.md)."""
+"""From usage sums to report rows: names, PIs, quotas and archives (docs/outputs.md)."""
 
 from __future__ import annotations
 
@@ -107,4 +107,25 @@ def build_rows(volume: VolumeConfig, snapshot_time: float, usage: dict[int, Grou
         ))
     rows.sort(key=UsageRow.sort_key)
     log.info("volume %s: %d groups reported (%d gids seen)", volume.name, len(rows), len(usage))
+    return rows
+
+
+def build_user_rows(volume_name: str, snapshot_time: float,
+                    owners: dict[tuple[int, int], GroupUsage],
+                    directory: DirectorySnapshot) -> list[UserUsageRow]:
+    """Per-user rows for one volume, sorted; owners holding nothing and undated dropped.
+
+    Users are named by the directory, else by the decimal uid; groups as in
+    :func:`build_rows`.
+    """
+    rows = [
+        UserUsageRow(volume=volume_name, user_name=directory.user_name(uid),
+                     group_name=directory.group_name(gid), is_humgen=directory.is_humgen(gid),
+                     used=owner.used, inodes=owner.inodes,
+                     last_modified=days_since(snapshot_time, owner.last_mtime))
+        for (uid, gid), owner in owners.items() if not owner.is_empty
+    ]
+    rows.sort(key=UserUsageRow.sort_key)
+    log.info("volume %s: %d user rows reported (%d owners seen)", volume_name, len(rows),
+             len(owners))
     return rows

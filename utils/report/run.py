@@ -1,12 +1,14 @@
 """The nightly usage report, end to end (what it computes: docs/outputs.md).
 
-One worker process per volume reads its snapshot once, builds that volume's
-rows and stages them in its own SQLite file.  The parent then publishes:
-first the database (one transaction, skipped when the date is loaded), then
-the HTML page built from the database's rows (atomically, always rewritten),
-then the TSV (atomically, skipped when it exists) — the TSV is the manager's
-"done" marker, so it is written last, and a failed page write stops the run
-before it.  Staging files are removed whatever
+One worker process per volume reads its snapshot once, sums it per (user,
+group), builds that volume's group and per-user rows and stages them in its
+own SQLite file.  The parent then publishes: first the database (group and
+user rows in one transaction, skipped when the date is loaded), then the
+HTML page built from the database's rows (atomically, always rewritten),
+then the per-user TSV and the group TSV (each atomically, skipped when the
+group TSV exists) — the group TSV is the manager's "done" marker, so it is
+written last, and a failed page write stops the run before it.  Staging
+files are removed whatever
 happens, including a stop by SIGTERM or Ctrl-C.  A failed snapshot aborts
 the run before anything is published.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping, Sequence, TypeVar
 
 from db.connection import Database, connect
 from db.migrate import ensure_schema
@@ -31,13 +33,16 @@ from utils.directory.ldap import DirectorySnapshot, load_directory
 from utils.snapshots.discovery import Snapshot, open_snapshot
 from utils.snapshots.reader import ReadStats
 from utils.report.publish_html import publish_html
-from utils.report.rows import UsageRow, build_rows
-from utils.report.tsv import tsv_dir, tsv_path, tsv_written, write_report
-from utils.report.staging import prepare_staging, read_rows, remove_staging, staging_path, write_rows
-from utils.report.usage import aggregate_usage
+from utils.report.rows import UsageRow, UserUsageRow, build_rows, build_user_rows
+from utils.report.tsv import (tsv_dir, tsv_path, tsv_written, user_tsv_path, write_report,
+                              write_user_report)
+from utils.report.staging import (prepare_staging, read_rows, read_user_rows, remove_staging,
+                                  staging_path, write_rows)
+from utils.report.usage import GroupUsage, aggregate_owner_usage, group_totals
 from utils.report.warnings import summarise, with_warnings
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", UsageRow, UserUsageRow)
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,19 @@ class StagedVolume:
     rows: int
     lines: int
     malformed: int
+    user_rows: int = 0
+
+
+@dataclass(frozen=True)
+class StagedRows:
+    """Every volume's staged rows, in volume order."""
+
+    rows: list[UsageRow]
+    user_rows: list[UserUsageRow]
+
+
+# Runs the workers for the tasks (with at most the given number of processes).
+Stager = Callable[[Sequence["VolumeTask"], int], list[StagedVolume]]
 
 
 @dataclass(frozen=True)
@@ -75,18 +93,35 @@ class ReportOutcome:
 
 
 def stage_volume(task: VolumeTask) -> StagedVolume:
-    """Worker: aggregate one snapshot, build its rows, stage them."""
+    """Worker: aggregate one snapshot per (uid, gid), build its rows, stage them."""
     stats = ReadStats(task.snapshot.path)
-    usage = aggregate_usage(task.snapshot, stats)
-    rows = build_rows(task.volume, task.snapshot.time, usage, task.directory, task.quota)
-    write_rows(task.staging_file, rows)
+    return stage_usage(task, aggregate_owner_usage(task.snapshot, stats), stats)
+
+
+def stage_usage(task: VolumeTask, owners: Mapping[tuple[int, int], GroupUsage],
+                stats: ReadStats) -> StagedVolume:
+    """Build one volume's group rows (from the per-owner sums) and user rows; stage both."""
+    rows = build_rows(task.volume, task.snapshot.time, group_totals(owners), task.directory,
+                      task.quota)
+    user_rows = build_user_rows(task.volume.name, task.snapshot.time, dict(owners),
+                                task.directory)
+    write_rows(task.staging_file, rows, user_rows)
     return StagedVolume(task.volume.number, task.staging_file, len(rows), stats.lines,
-                        stats.malformed)
+                        stats.malformed, len(user_rows))
+
+
+def stage_in_workers(tasks: Sequence[VolumeTask], workers: int) -> list[StagedVolume]:
+    """The report's own read: :func:`stage_volume` for each task, one process per volume."""
+    return map_in_workers(stage_volume, tasks, workers)
 
 
 def run_report(config: Config, date: dt.date, snapshot_paths: Mapping[int, str], *,
-               force: bool = False) -> ReportOutcome:
-    """Report ``date`` from the given snapshot files (volume number -> path)."""
+               force: bool = False, stage: Stager = stage_in_workers) -> ReportOutcome:
+    """Report ``date`` from the given snapshot files (volume number -> path).
+
+    ``stage`` runs the volume workers; the manager's ``both`` passes one whose
+    workers also inspect the volumes in the same read.
+    """
     report_dir = config.paths.report_dir
     tsv = tsv_path(report_dir, date)
     for number, path in snapshot_paths.items():
@@ -105,18 +140,19 @@ def run_report(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
         for name in remove_stale_temporaries(tsv_dir(report_dir)):
             log.warning("removed %s, a temporary report file left by an earlier run", name)
         try:
-            rows = _with_warnings(db, config, date, _stage_all(config, date, snapshot_paths,
-                                                               directory))
-            database = _publish_database(db, date, rows, loaded, force)
+            staged = _stage_all(config, date, snapshot_paths, directory, stage)
+            rows = _with_warnings(db, config, date, staged.rows)
+            database = _publish_database(db, date, rows, staged.user_rows, loaded, force)
             _publish_html(db, config, date)
-            tsv_action = _publish_tsv(tsv, rows, force)
+            tsv_action = _publish_tsv(tsv, user_tsv_path(report_dir, date), rows,
+                                      staged.user_rows, force)
         finally:
             remove_staging(report_dir)
     return ReportOutcome(date, len(rows), database, tsv_action, tsv, summarise(rows))
 
 
 def _stage_all(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
-               directory: DirectorySnapshot) -> list[UsageRow]:
+               directory: DirectorySnapshot, stage: Stager) -> StagedRows:
     """Run the per-volume workers; return every staged row, in volume order."""
     tasks = [
         VolumeTask(config.volume(number),
@@ -129,13 +165,14 @@ def _stage_all(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
     workers = min(config.paths.workers, len(tasks))
     log.info("report for %s: %s on %s", date, plural(len(tasks), "volume"),
              plural(workers, "worker"))
-    staged = map_in_workers(stage_volume, tasks, workers)
     rows: list[UsageRow] = []
-    for result in staged:
-        log.info("volume %d: %d lines, %d malformed, %d rows staged", result.volume,
-                 result.lines, result.malformed, result.rows)
+    user_rows: list[UserUsageRow] = []
+    for result in stage(tasks, workers):
+        log.info("volume %d: %d lines, %d malformed, %d group rows and %d user rows staged",
+                 result.volume, result.lines, result.malformed, result.rows, result.user_rows)
         rows.extend(read_rows(result.staging_file))
-    return rows
+        user_rows.extend(read_user_rows(result.staging_file))
+    return StagedRows(rows, user_rows)
 
 
 def _with_warnings(db: Database, config: Config, date: dt.date, rows: list[UsageRow]) -> list[UsageRow]:
@@ -148,15 +185,17 @@ def _with_warnings(db: Database, config: Config, date: dt.date, rows: list[Usage
             for row in rows]
 
 
-def _publish_database(db, date: dt.date, rows: list[UsageRow], loaded: bool, force: bool) -> str:
+def _publish_database(db, date: dt.date, rows: list[UsageRow], user_rows: list[UserUsageRow],
+                      loaded: bool, force: bool) -> str:
     if loaded and not force:
         log.info("database: rows for %s already loaded; skipped", date)
         return "skipped"
-    result = load_usage(db, date, rows, replace=force)
+    result = load_usage(db, date, rows, user_rows, replace=force)
     if result.action == SKIPPED:  # a run racing this one loaded the date first
         log.info("database: rows for %s already loaded; skipped", date)
     else:
-        log.info("database: %s %d rows for %s", result.action, result.group_rows, date)
+        log.info("database: %s %d rows for %s (and %d user rows)", result.action,
+                 result.group_rows, date, result.user_rows)
     return result.action
 
 
@@ -166,15 +205,23 @@ def _publish_html(db: Database, config: Config, date: dt.date) -> None:
         log.info("html: the database holds no rows for %s; no page written", date)
 
 
-def _publish_tsv(path: str, rows: list[UsageRow], force: bool) -> str:
+def _publish_tsv(path: str, user_path: str, rows: list[UsageRow], user_rows: list[UserUsageRow],
+                 force: bool) -> str:
+    """The per-user TSV, then the group TSV (the "done" marker); both skipped when the
+    group TSV exists (unless ``force``)."""
     exists = tsv_written(path)
     if exists and not force:
         log.info("tsv: %s exists; skipped", path)
         return "skipped"
+    _write_tsv(user_path, user_rows, write_user_report)
+    _write_tsv(path, rows, write_report)
+    return "rewritten" if exists else "written"
+
+
+def _write_tsv(path: str, rows: Sequence[R], write: Callable[[str, Sequence[R]], None]) -> None:
     try:
-        write_report(path, rows)
+        write(path, rows)
     except OSError as exc:  # a full disk, a file-size limit, permissions...
         raise LurgeError(f"could not write {path}: {exc.strerror or exc}; nothing was left at "
                          "that name (the next run writes it)") from exc
     log.info("tsv: wrote %s (%d rows)", path, len(rows))
-    return "rewritten" if exists else "written"

@@ -1,5 +1,8 @@
 """Per-worker staging files: each volume's rows in its own temporary SQLite file.
 
+A file holds the volume's group rows (table ``usage_row``) and its per-user
+rows (table ``user_usage_row``).
+
 Workers write here instead of to the shared database; the parent then moves
 every volume's rows to the database in one transaction.  Staging files live
 in one private folder (0700, files 0600) under the report directory, so a
@@ -15,15 +18,16 @@ import logging
 import os
 import sqlite3
 from dataclasses import astuple, fields
-from typing import Iterator
+from typing import Iterator, Sequence, TypeVar
 
 from utils.common.errors import LurgeError
-from utils.report.rows import UsageRow
+from utils.report.rows import UsageRow, UserUsageRow
 
 log = logging.getLogger(__name__)
 
 STAGING_DIR_NAME = ".lurge-staging"
-_COLUMNS = tuple(f.name for f in fields(UsageRow))
+_TABLES = {UsageRow: "usage_row", UserUsageRow: "user_usage_row"}
+Row = TypeVar("Row", UsageRow, UserUsageRow)
 
 
 def staging_dir(report_dir: str) -> str:
@@ -104,26 +108,45 @@ def _create_private(path: str) -> None:
         os.close(fd)
 
 
-def write_rows(path: str, rows: list[UsageRow]) -> None:
-    """Stage ``rows`` in a new private SQLite file at ``path`` (in the staging folder)."""
+def write_rows(path: str, rows: Sequence[UsageRow],
+               user_rows: Sequence[UserUsageRow] = ()) -> None:
+    """Stage ``rows`` and ``user_rows`` in a new private SQLite file at ``path`` (in the
+    staging folder)."""
     _create_private(path)
     connection = sqlite3.connect(path)
     try:
         with connection:
-            connection.execute(f"CREATE TABLE usage_row ({', '.join(_COLUMNS)})")
-            placeholders = ", ".join("?" for _ in _COLUMNS)
-            connection.executemany(f"INSERT INTO usage_row VALUES ({placeholders})",
-                                   (tuple(map(_stored, astuple(row))) for row in rows))
+            for kind, staged in ((UsageRow, rows), (UserUsageRow, user_rows)):
+                columns = _columns(kind)
+                connection.execute(f"CREATE TABLE {_TABLES[kind]} ({', '.join(columns)})")
+                placeholders = ", ".join("?" for _ in columns)
+                connection.executemany(f"INSERT INTO {_TABLES[kind]} VALUES ({placeholders})",
+                                       (tuple(map(_stored, astuple(row))) for row in staged))
     finally:
         connection.close()
 
 
 def read_rows(path: str) -> list[UsageRow]:
-    """The rows staged at ``path``, in the order they were written."""
+    """The group rows staged at ``path``, in the order they were written."""
+    return _read(path, UsageRow)
+
+
+def read_user_rows(path: str) -> list[UserUsageRow]:
+    """The per-user rows staged at ``path``, in the order they were written."""
+    return _read(path, UserUsageRow)
+
+
+def _columns(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))
+
+
+def _read(path: str, kind: type[Row]) -> list[Row]:
+    columns = _columns(kind)
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        cursor = connection.execute(f"SELECT {', '.join(_COLUMNS)} FROM usage_row ORDER BY rowid")
-        return [_row(values) for values in cursor]
+        cursor = connection.execute(f"SELECT {', '.join(columns)} FROM {_TABLES[kind]} "
+                                    "ORDER BY rowid")
+        return [_row(kind, columns, values) for values in cursor]
     finally:
         connection.close()
 
@@ -133,8 +156,8 @@ def _stored(value: object) -> object:
     return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
 
 
-def _row(values: tuple) -> UsageRow:
+def _row(kind: type[Row], columns: tuple[str, ...], values: tuple) -> Row:
     record = {name: value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
-              for name, value in zip(_COLUMNS, values)}
+              for name, value in zip(columns, values)}
     record["is_humgen"] = bool(record["is_humgen"])
-    return UsageRow(**record)
+    return kind(**record)

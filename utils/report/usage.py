@@ -1,20 +1,24 @@
 """The report's aggregation pass: used bytes, inodes and newest mtime per key.
 
-The key is the gid for the group report (docs/outputs.md); the same code sums
-per (uid, gid) for the per-user report.  Sums are exact whatever the sizes: each
-chunk sums the high and low 32 bits of ⌊size / nlink⌋ separately (neither can
-wrap below 2^32 rows per chunk) and the chunks' sums are combined as Python
-integers.
+The key is the gid for the group report (docs/outputs.md), or (uid, gid): the
+report worker sums per owner and derives the group totals from those sums.
+Sums are exact whatever the sizes: each chunk sums the high and low 32 bits of
+⌊size / nlink⌋ separately, and so do the compactions that add the chunks'
+small tables together in Arrow (neither half can wrap below 2^32 lines); the
+compacted sums are then combined as Python integers, before 2^31 lines have
+gone into them.  Python objects per key appear only then, not per chunk, so
+the cost does not grow with the number of distinct owners a chunk holds.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Hashable, Sequence
+from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from utils.snapshots.chunks import Chunk
 from utils.snapshots.discovery import Snapshot
@@ -22,8 +26,12 @@ from utils.snapshots.reader import ReadStats, map_chunks
 
 NO_MTIME = -1  # sentinel for "no mtime at or before the snapshot time"
 GROUP_KEYS = ("gid",)
+OWNER_KEYS = ("uid", "gid")
 _LOW_BITS = np.uint64(0xFFFFFFFF)
 _HIGH_SHIFT = np.uint64(32)
+_COMPACT_EVERY = 32  # chunk tables collected before they are summed together in Arrow
+_FOLD_LINES = 1 << 31  # lines summed in Arrow before the sums move to Python integers
+_SUMS = [("high_sum", "sum"), ("low_sum", "sum"), ("inodes_sum", "sum"), ("mtime_max", "max")]
 
 
 @dataclass
@@ -86,12 +94,94 @@ def merge_partial(totals: dict[Hashable, GroupUsage], partial: pa.Table,
                                                      None if mtime == NO_MTIME else mtime)
 
 
+class UsageTotals:
+    """Per-key totals over a snapshot's chunks, in file order (see the module docstring)."""
+
+    def __init__(self, keys: Sequence[str] = GROUP_KEYS, *, compact_every: int = _COMPACT_EVERY,
+                 fold_lines: int = _FOLD_LINES) -> None:
+        self.keys = tuple(keys)
+        self.compact_every = compact_every
+        self.fold_lines = min(fold_lines, _FOLD_LINES)
+        self._totals: dict[Hashable, GroupUsage] = {}
+        self._tables: list[pa.Table] = []
+        self._lines = 0  # lines summed into the pending tables
+
+    def add(self, partial: pa.Table) -> None:
+        """Take one chunk's :func:`chunk_usage` table."""
+        self._tables.append(partial)
+        self._lines += pc.sum(partial.column("inodes_sum")).as_py() or 0
+        if self._lines >= self.fold_lines:
+            self._fold()
+        elif len(self._tables) >= self.compact_every:
+            self._tables = [self._combined()]
+
+    def result(self) -> dict[Hashable, GroupUsage]:
+        """key -> usage (a tuple key for several key columns) over every table added."""
+        self._fold()
+        return self._totals
+
+    def _combined(self) -> pa.Table:
+        grouped = pa.concat_tables(self._tables).group_by(list(self.keys), use_threads=False) \
+            .aggregate(_SUMS)
+        return grouped.rename_columns([name if name in self.keys else name.rsplit("_", 1)[0]
+                                       for name in grouped.column_names])
+
+    def _fold(self) -> None:
+        if self._tables:
+            merge_partial(self._totals, self._combined(), self.keys)
+        self._tables, self._lines = [], 0
+
+
+class OwnerUsageConsumer:
+    """The report's share of a read: usage per (uid, gid), one chunk at a time.
+
+    :meth:`per_chunk` runs in the reader's parse threads; :meth:`collect`
+    takes the partial sums in file order on the reading thread; :meth:`result`
+    gives the totals at the end.  The group totals are derived from these
+    (:func:`group_totals`), so one hash aggregation per chunk serves both the
+    group and the per-user report.
+    """
+
+    def __init__(self, snapshot_time: float) -> None:
+        self.snapshot_time = snapshot_time
+        self._totals = UsageTotals(OWNER_KEYS)
+
+    def per_chunk(self, chunk: Chunk) -> pa.Table:
+        return chunk_usage(chunk, self.snapshot_time, OWNER_KEYS)
+
+    def collect(self, partial: pa.Table) -> None:
+        self._totals.add(partial)
+
+    def result(self) -> dict[tuple[int, int], GroupUsage]:
+        """(uid, gid) -> usage over every chunk collected."""
+        return self._totals.result()  # type: ignore[return-value]
+
+
+def group_totals(owners: Mapping[tuple[int, int], GroupUsage]) -> dict[int, GroupUsage]:
+    """gid -> usage, summed exactly over the (uid, gid) totals of that gid."""
+    groups: dict[int, GroupUsage] = {}
+    for (_, gid), owner in owners.items():
+        groups.setdefault(gid, GroupUsage()).merge(owner.used, owner.inodes, owner.last_mtime)
+    return groups
+
+
+def aggregate_owner_usage(snapshot: Snapshot,
+                          stats: ReadStats | None = None) -> dict[tuple[int, int], GroupUsage]:
+    """(uid, gid) -> usage over every well-formed line of ``snapshot`` (all object types)."""
+    consumer = OwnerUsageConsumer(snapshot.time)
+    for partial in map_chunks(snapshot.path, consumer.per_chunk,
+                              label=f"usage of volume {snapshot.volume}", stats=stats,
+                              max_malformed_fraction=snapshot.max_malformed_fraction):
+        consumer.collect(partial)
+    return consumer.result()
+
+
 def aggregate_usage(snapshot: Snapshot, stats: ReadStats | None = None) -> dict[int, GroupUsage]:
     """gid -> usage over every well-formed line of ``snapshot`` (all object types)."""
-    totals: dict[int, GroupUsage] = {}
+    totals = UsageTotals(GROUP_KEYS)
     label = f"usage of volume {snapshot.volume}"
     for partial in map_chunks(snapshot.path, lambda c: chunk_usage(c, snapshot.time),
                               label=label, stats=stats,
                               max_malformed_fraction=snapshot.max_malformed_fraction):
-        merge_partial(totals, partial)
-    return totals
+        totals.add(partial)
+    return totals.result()  # type: ignore[return-value]
