@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 from utils.common.config import QuotaConfig, VolumeConfig
+from utils.common.errors import LurgeError
 from utils.directory.ldap import DirectorySnapshot
 from utils.report.quota import NO_QUOTA, query_quotas
 from utils.report.usage import GroupUsage
@@ -86,6 +87,16 @@ def archived_directory(roots: tuple[str, ...], group_name: str) -> str | None:
     return None
 
 
+STORABLE_LIMIT = 1 << 63  # the database's columns are signed 64-bit integers
+
+
+def check_storable(used: int, who: str) -> None:
+    """Fail the run, naming ``who``, for a total the database cannot hold (never wrap or round)."""
+    if used >= STORABLE_LIMIT:
+        raise LurgeError(f"{who} uses {used:,} bytes, 2^63 or more: the database's 64-bit columns "
+                         "cannot hold it, so nothing is published (see docs/outputs.md)")
+
+
 def build_rows(volume: VolumeConfig, snapshot_time: float, usage: dict[int, GroupUsage],
                directory: DirectorySnapshot, quota: QuotaConfig) -> list[UsageRow]:
     """Report rows for one volume, sorted; empty groups dropped, unknown gids kept."""
@@ -93,6 +104,8 @@ def build_rows(volume: VolumeConfig, snapshot_time: float, usage: dict[int, Grou
     names = {gid: directory.group_name(gid) for gid in reported}
     quotas = query_quotas(quota.lfs, sorted(set(names.values())), volume.mount, quota.timeout,
                           quota.concurrency)
+    for gid, group in reported.items():
+        check_storable(group.used, f"volume {volume.name}: group {names[gid]!r} (gid {gid})")
     rows = []
     for gid, group in reported.items():
         name = names[gid]
@@ -118,6 +131,9 @@ def build_user_rows(volume_name: str, snapshot_time: float,
     Users are named by the directory, else by the decimal uid; groups as in
     :func:`build_rows`.
     """
+    for (uid, gid), owner in owners.items():
+        check_storable(owner.used, f"volume {volume_name}: user {directory.user_name(uid)!r} "
+                                   f"(uid {uid}) in group {directory.group_name(gid)!r}")
     rows = [
         UserUsageRow(volume=volume_name, user_name=directory.user_name(uid),
                      group_name=directory.group_name(gid), is_humgen=directory.is_humgen(gid),
