@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.faults.common import listing, make_config, run
-from tests.faults.test_snapshot_faults import TODAY, YESTERDAY, add_set, published_state
+from tests.faults.test_snapshot_faults import (TODAY, YESTERDAY, add_set, assert_every_pass_refuses,
+                                               published_state)
 from utils.demo.synthetic import SyntheticOptions, synthetic_lines
 
 _BAD_LINE = b"L2x1c3RyZS9zY3JhdGNoMTE5L3g=\t1\t2\t3\n"  # 4 fields
@@ -61,24 +62,10 @@ def test_snapshot_without_usable_lines_stops_every_script_and_publishes_nothing(
     failed = today[119]
     failed.write_bytes(content)
     os.utime(failed, (now - 60, now - 60))
-    before = published_state(tmp_path, db_url)
-    assert before[2], "the inspector's rows of yesterday are there to be kept"
+    assert published_state(tmp_path, db_url)[2], "the inspector's rows of yesterday are there to be kept"
     outputs = listing(tmp_path / "reports" / "report-output-files")
     assert f"report-{YESTERDAY:%Y%m%d}.tsv" in outputs
-    commands = [
-        ["report.py", "--config", str(config), TODAY.isoformat(), str(today[118]), str(failed)],
-        ["manager.py", "report", "--config", str(config)],
-        ["project_inspector.py", "--config", str(config), "--tosql"],
-        ["group_splitter.py", "--config", str(config), "--no-upload"],
-    ]
-    for script, *args in commands:
-        result, _ = run(script, *args)
-        assert result.returncode == 1, (script, result.stderr)
-        assert f"{script}: failed: failed snapshot {failed}: {reason}\n" in result.stderr, (
-            script, result.stderr)
-        assert result.stdout == ""
-        # no TSV, rows, staging or temporary file, links unmoved, split set untouched
-        assert published_state(tmp_path, db_url) == before, script
+    assert_every_pass_refuses(tmp_path, db_url, config, today[118], failed, reason + "\n")
     assert listing(tmp_path / "reports" / ".lurge-staging") == []
     assert listing(tmp_path / "reports" / "report-output-files") == outputs  # nothing of today
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["groups"]

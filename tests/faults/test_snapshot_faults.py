@@ -103,26 +103,34 @@ def test_failed_snapshots_stop_every_script_and_publish_nothing(tmp_path: Path) 
         corrupt(damaged, kind)
         with pytest.raises(Exception):
             gzip.decompress(damaged.read_bytes())  # the stdlib agrees the file is damaged
-        before = published_state(tmp_path, db_url)
-        commands = [
-            ["report.py", "--config", str(config), TODAY.isoformat(), str(today[118]), str(damaged)],
-            ["manager.py", "report", "--config", str(config)],
-            ["project_inspector.py", "--config", str(config), "--tosql"],
-            ["group_splitter.py", "--config", str(config), "--no-upload"],
-        ]
-        for script, *args in commands:
-            result, _ = run(script, *args)
-            assert result.returncode == 1, (kind, script, result.stderr)
-            expected = f"{script}: failed: failed snapshot {damaged}: {reason}"
-            assert expected in result.stderr, (kind, script, result.stderr)
-            assert result.stdout == ""
-            # no TSV, rows, staging or temporary file, links unmoved, split set untouched
-            assert published_state(tmp_path, db_url) == before, (kind, script)
+        assert_every_pass_refuses(tmp_path, db_url, config, today[118], damaged, reason)
     assert listing(tmp_path / "reports" / ".lurge-staging") == []
     assert listing(tmp_path / "reports" / "report-output-files") == [
         f"report-{YESTERDAY:%Y%m%d}.html", f"report-{YESTERDAY:%Y%m%d}.tsv",
         f"user-report-{YESTERDAY:%Y%m%d}.tsv"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["groups"]
+
+
+def assert_every_pass_refuses(tmp_path: Path, db_url: str, config: Path, good: Path, failed: Path,
+                              reason: str) -> None:
+    """Each script given today's set with ``failed`` exits 1 naming it and ``reason``
+    (the start of the message's reason),
+    and publishes nothing: no TSV, rows, staging or temporary file, links unmoved,
+    split set untouched."""
+    before = published_state(tmp_path, db_url)
+    commands = [
+        ["report.py", "--config", str(config), TODAY.isoformat(), str(good), str(failed)],
+        ["manager.py", "report", "--config", str(config)],
+        ["project_inspector.py", "--config", str(config), "--tosql"],
+        ["group_splitter.py", "--config", str(config), "--no-upload"],
+    ]
+    for script, *args in commands:
+        result, _ = run(script, *args)
+        assert result.returncode == 1, (script, result.stderr)
+        assert f"{script}: failed: failed snapshot {failed}: {reason}" in result.stderr, (
+            script, result.stderr)
+        assert result.stdout == ""
+        assert published_state(tmp_path, db_url) == before, script
 
 
 # ------------------------------------------------------------------ malformed lines

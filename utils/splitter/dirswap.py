@@ -25,6 +25,8 @@ import re
 import shutil
 from typing import Iterator
 
+from utils.common.atomic import current_umask
+
 log = logging.getLogger(__name__)
 
 NEW_MARK = ".new-"
@@ -88,18 +90,6 @@ def remove_leftovers(target: str) -> list[str]:
         log.warning("removing %s, left by an earlier run that did not finish", path)
         shutil.rmtree(path)
     return removed
-
-
-def current_umask() -> int:
-    """The process's umask (read from /proc where possible, so it is never changed)."""
-    with contextlib.suppress(OSError, ValueError):
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def private_opener(path: str, flags: int) -> int:
