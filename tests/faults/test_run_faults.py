@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Iterator
@@ -27,23 +28,34 @@ ENTRIES = (Entry(118, 1001, 5000, 1), Entry(118, 2001, 7000, 2),
 SLOW_GROUP = "tanaka-lab"  # only on volume 119
 
 
-def test_second_manager_is_refused_and_a_killed_run_is_cleaned_up(tmp_path: Path, fake_lfs) -> None:
-    db_url = f"sqlite:///{tmp_path}/lurge.db"
+def report_setup(tmp_path: Path, db_url: str, fake_lfs, slow_seconds: int
+                 ) -> tuple[Path, dt.date, dict[int, Path]]:
+    """A config and today's snapshots where ``lfs quota`` of SLOW_GROUP takes ``slow_seconds``."""
     config = make_config(tmp_path, db_url, quota={"lfs": fake_lfs.command, "timeout": 60})
     fake_lfs.default(used=1, soft=0, hard=2)
-    fake_lfs.set(SLOW_GROUP, sleep=20, used=1, soft=0, hard=2)
+    fake_lfs.set(SLOW_GROUP, sleep=slow_seconds, used=1, soft=0, hard=2)
     snapshot_time = int(time.time()) - 60
     date = dt.date.fromtimestamp(snapshot_time)
-    files = write_snapshots(tmp_path / "mpistat", ENTRIES, date, snapshot_time)
+    return config, date, write_snapshots(tmp_path / "mpistat", ENTRIES, date, snapshot_time)
+
+
+def wait_until_held_by_lfs(process: subprocess.Popen, staging: Path, date: dt.date, fake_lfs) -> None:
+    """Until ``process`` has staged volume 118 and waits on the slow ``lfs`` call."""
+    wait_for(lambda: list(staging.glob(f"report-{date:%Y%m%d}-118-*.sqlite")), 60,
+             "volume 118 to be staged", process)
+    wait_for(lambda: any(call[3] == SLOW_GROUP for call in fake_lfs.calls()), 30,
+             "the slow lfs call", process)
+
+
+def test_second_manager_is_refused_and_a_killed_run_is_cleaned_up(tmp_path: Path, fake_lfs) -> None:
+    db_url = f"sqlite:///{tmp_path}/lurge.db"
+    config, date, files = report_setup(tmp_path, db_url, fake_lfs, slow_seconds=20)
     reports = tmp_path / "reports"
     staging = reports / ".lurge-staging"
 
     first = start("manager.py", "report", "--config", str(config))
     try:
-        wait_for(lambda: list(staging.glob(f"report-{date:%Y%m%d}-118-*.sqlite")), 60,
-                 "volume 118 to be staged", first)
-        wait_for(lambda: any(call[3] == SLOW_GROUP for call in fake_lfs.calls()), 30,
-                 "the slow lfs call", first)
+        wait_until_held_by_lfs(first, staging, date, fake_lfs)
 
         second, elapsed = run("manager.py", "report", "--config", str(config))
         assert second.returncode == 1, second.stderr
@@ -108,21 +120,13 @@ STOPS = {"SIGTERM to the script": ("SIGTERM", 143), "SIGTERM to every process": 
 def test_stopped_manager_publishes_nothing_and_the_next_run_finishes(tmp_path: Path, fake_lfs,
                                                                      how: str) -> None:
     db_url = f"sqlite:///{tmp_path}/lurge.db"
-    config = make_config(tmp_path, db_url, quota={"lfs": fake_lfs.command, "timeout": 60})
-    fake_lfs.default(used=1, soft=0, hard=2)
-    fake_lfs.set(SLOW_GROUP, sleep=30, used=1, soft=0, hard=2)
-    snapshot_time = int(time.time()) - 60
-    date = dt.date.fromtimestamp(snapshot_time)
-    write_snapshots(tmp_path / "mpistat", ENTRIES, date, snapshot_time)
+    config, date, _ = report_setup(tmp_path, db_url, fake_lfs, slow_seconds=30)
     reports = tmp_path / "reports"
     staging = reports / ".lurge-staging"
 
     first = start("manager.py", "report", "--config", str(config))
     try:
-        wait_for(lambda: list(staging.glob(f"report-{date:%Y%m%d}-118-*.sqlite")), 60,
-                 "volume 118 to be staged", first)
-        wait_for(lambda: any(call[3] == SLOW_GROUP for call in fake_lfs.calls()), 30,
-                 "the slow lfs call", first)
+        wait_until_held_by_lfs(first, staging, date, fake_lfs)
         stop(first, how)
         status, out, err = finish_process(first, timeout=120)
     finally:
