@@ -213,6 +213,19 @@ def test_corrupt_snapshot_is_a_failed_snapshot(tmp_path) -> None:
         list(reader.read_chunks(path))
 
 
+def test_damaged_deflate_data_is_a_failed_snapshot(tmp_path) -> None:
+    """A flipped byte in the compressed data itself: whichever decompressor reads it,
+    its own error becomes a failed snapshot naming the file (ISA-L's error is no
+    OSError and could not travel back from a pool worker)."""
+    path = tmp_path / "20250101_118.dat.gz"
+    data = bytearray(gzip.compress(b"".join(b"%d\n" % i for i in range(3000)), 6, mtime=0))
+    data[10] ^= 0xFF  # the first byte after the 10-byte gzip header
+    path.write_bytes(bytes(data))
+    for fast in (True, False):
+        with pytest.raises(SnapshotError, match=f"failed snapshot {path}: .*(distance|invalid)"):
+            list(reader.read_blocks(str(path), fast=fast))
+
+
 def test_not_gzip_is_a_failed_snapshot(tmp_path) -> None:
     path = tmp_path / "20250101_118.dat.gz"
     path.write_bytes(b"plain text, not gzip\n" * 100)

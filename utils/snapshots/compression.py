@@ -23,8 +23,12 @@ except ImportError:  # pragma: no cover
     igzip = igzip_threaded = isal_zlib = None  # type: ignore[assignment]
     HAVE_ISAL = False
 
-# Errors a gzip stream raises when it is truncated, corrupt or unreadable.
+# Errors a gzip stream raises when it is truncated, corrupt or unreadable.  ISA-L's
+# own error is not an OSError, and it cannot be pickled back from a pool worker, so
+# readers must catch it where it is raised.
 GZIP_READ_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error, ValueError)
+if HAVE_ISAL:  # pragma: no branch
+    GZIP_READ_ERRORS += (isal_zlib.error,)
 
 READ_BUFFER = 4 * 1024 * 1024
 
