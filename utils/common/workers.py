@@ -16,10 +16,12 @@ import logging
 import multiprocessing
 import multiprocessing.pool
 import os
+import pickle
 import signal
 from types import FrameType
 from typing import Callable, Sequence, TypeVar
 
+from utils.common.errors import LurgeError
 from utils.common.logs import setup_logging
 
 T = TypeVar("T")
@@ -57,8 +59,22 @@ class _Task:
         _busy = True
         try:
             return self.func(item)
+        except Exception as exc:
+            if _can_travel(exc):
+                raise
+            # the parent would only learn that the error could not be pickled
+            raise LurgeError(f"{type(exc).__name__}: {exc}") from None
         finally:
             _busy = False
+
+
+def _can_travel(exc: BaseException) -> bool:
+    """Whether ``exc`` survives the pickling that carries it back to the parent."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return False
+    return True
 
 
 def start_worker(verbose: bool) -> None:
