@@ -33,8 +33,9 @@ from utils.common.folders import report_dir  # noqa: E402
 from utils.common.locking import run_lock  # noqa: E402
 from utils.directory.ldap import load_directory  # noqa: E402
 from utils.inspector.output import render_table, render_tsv  # noqa: E402
-from utils.inspector.run import (InspectTask, check_database, configured_tasks,  # noqa: E402
-                                 load_records, refuse_tosql_with_path, resolve_path, run_tasks)
+from utils.inspector.run import (check_database, configured_tasks, load_records,  # noqa: E402
+                                 refuse_tosql_with_path, resolve_path, run_tasks)
+from utils.inspector.worker import InspectTask  # noqa: E402
 from utils.snapshots.discovery import choose_snapshots  # noqa: E402
 
 log = logging.getLogger("lurge.inspector")

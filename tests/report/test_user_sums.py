@@ -23,7 +23,7 @@ from tests.reference import read_lines, records, reported, usage_by_owner
 from utils.common.config import QuotaConfig, VolumeConfig
 from utils.demo.synthetic import format_line, write_snapshot
 from utils.directory.ldap import DirectorySnapshot
-from utils.report.run import VolumeTask, stage_usage
+from utils.report.worker import VolumeTask, stage_usage
 from utils.report.staging import read_rows, read_user_rows
 from utils.report.usage import aggregate_owner_usage
 from utils.snapshots.discovery import Snapshot

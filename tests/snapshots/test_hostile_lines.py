@@ -12,12 +12,15 @@ from __future__ import annotations
 import base64
 import os
 import tempfile
+from unittest import mock
 
+import numpy as np
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import assume, example, given, strategies as st
 
 from tests.hostile import HOSTILE, SNAPSHOT_TIME, Domain, hostile_lines, padded, write_gzip
 from tests.reference import LineCounts, count_lines, parse_line, split_lines
+from utils.snapshots import chunks
 from utils.snapshots.chunks import Chunk, parse_block
 from utils.snapshots.reader import BLOCK_SIZE, ReadStats, map_chunks, read_blocks
 
@@ -67,6 +70,29 @@ def test_parse_block_present_rules(lines: list[bytes]) -> None:
 @example(AMENDED_ONLY)
 def test_parse_block_amended_rules(lines: list[bytes]) -> None:
     check_parse_block(lines)
+
+
+@HOSTILE
+@given(hostile_lines(Domain.AMENDED, max_lines=20, long=False), st.integers(0, 40))
+def test_line_spans_around_odd_lines_are_the_newlines(lines: list[bytes], clean: int) -> None:
+    """When Arrow skips lines or keeps rows with an empty field, the lines' spans come
+    from the rows' fields and one search per odd line, and are the newlines' own."""
+    ordinary = b"L3RtcC9h" + _TAIL + b"\n"  # a well-formed line the lines are spread among
+    block = b"".join([ordinary] * clean + lines + [ordinary] * clean)
+    assume(block and b"\r" not in block)  # what the whole-block lane takes
+    skipped: list[int | None] = []
+    try:
+        table = chunks._read_table(block, 11, False, skipped)
+    except chunks._Refused:
+        assume(False)
+    odd_rows = chunks._rows_with_empty_fields(table)
+    line_count = table.num_rows + len(skipped)
+    kept_lines, odd_lines = chunks._kept_and_odd_lines(skipped, odd_rows, line_count)
+    with mock.patch.object(chunks, "_line_spans", side_effect=AssertionError("newline scan")):
+        starts, ends = chunks._line_spans_around_odd(block, table, kept_lines, odd_lines,
+                                                     line_count)
+    newlines = chunks._line_spans(np.frombuffer(block, dtype=np.uint8))
+    assert (starts.tolist(), ends.tolist()) == (newlines[0].tolist(), newlines[1].tolist())
 
 
 # ------------------------------------------------------------------ lines across blocks

@@ -266,3 +266,21 @@ def test_take_rows_from_pieces_equals_take_from_the_whole() -> None:
         taken = chunks.take_rows(chunked, np.array(rows, dtype=np.int64))
         assert taken.to_pylist() == [b"abcde"[i:i + 1] for i in rows]
     assert chunks.take_rows(pieces[0], np.array([1])).to_pylist() == [b"b"]
+
+
+@pytest.mark.parametrize("length", [0, 1, 7, 8, 9, 64, 1001])
+def test_odd_bytes_are_found_wherever_they_lie(length: int) -> None:
+    """High bytes and non-digits, found eight bytes at a time, at any offset (unaligned too)."""
+    rng = np.random.default_rng(length)
+    for _ in range(20):
+        text = rng.integers(0, 256, length + 3, dtype=np.uint8)
+        text[rng.random(length + 3) < 0.8] = ord("7")
+        view = np.frombuffer(text.tobytes(), dtype=np.uint8)[3:]  # not 8-byte aligned
+        assert chunks._high_bytes(view).tolist() == np.flatnonzero(view >= 0x80).tolist()
+        assert chunks._non_digits(view).tolist() == np.flatnonzero(
+            (view < ord("0")) | (view > ord("9"))).tolist()
+    every_byte = np.arange(256, dtype=np.uint8).repeat(8)  # each byte value in every lane
+    for shift in range(8):
+        text = np.roll(every_byte, shift)
+        assert chunks._non_digits(text).tolist() == np.flatnonzero(
+            (text < ord("0")) | (text > ord("9"))).tolist()

@@ -12,14 +12,16 @@ parent's clean-up would wait for it forever).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.pool
 import os
 import pickle
 import signal
+import sys
 from types import FrameType
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from utils.common.errors import LurgeError
 from utils.common.logs import setup_logging
@@ -37,7 +39,8 @@ def map_in_workers(func: Callable[[T], R], items: Sequence[T], processes: int) -
     """
     verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
     context = multiprocessing.get_context("spawn")
-    pool = context.Pool(processes, initializer=start_worker, initargs=(verbose,))
+    with _main_script_hidden():
+        pool = context.Pool(processes, initializer=start_worker, initargs=(verbose,))
     try:
         return pool.map(_Task(func), items, chunksize=1)
     except KeyboardInterrupt:  # a stop: abandon the tasks in progress
@@ -46,6 +49,28 @@ def map_in_workers(func: Callable[[T], R], items: Sequence[T], processes: int) -
     finally:  # every task has ended: the idle workers leave when told, no signal needed
         pool.close()
         pool.join()
+
+
+@contextlib.contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """Start workers that import only the task's own module, not the script.
+
+    A spawned worker first runs the imports of the script that started it
+    (``report.py`` brings the database layer and the page's charts) when the
+    main module has a file and no module name; hiding the file while the pool
+    starts its workers spares each of them that memory (about 60 MB).  Tasks
+    are module-level functions of ``utils``, which the workers import by name.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None or not hasattr(main, "__file__"):
+        yield
+        return
+    script = main.__file__
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = script
 
 
 class _Task:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from db.connection import connect
@@ -18,36 +17,14 @@ from utils.common.config import Config, VolumeConfig, volume_for_path
 from utils.common.errors import UsageError
 from utils.common.text import plural
 from utils.common.workers import map_in_workers
-from utils.inspector.aggregate import DirectoryRecord, InspectionPlan, inspect_snapshot
+from utils.inspector.aggregate import DirectoryRecord
 from utils.directory.ldap import DirectorySnapshot, load_directory
 from utils.snapshots.discovery import Snapshot, open_snapshot
 from utils.inspector.roots import InspectRoot
+from utils.inspector.worker import InspectTask, inspect_volume
 from utils.report.publish_html import rewrite_after_inspection
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class InspectTask:
-    """One volume's inspection (picklable, for a worker process)."""
-
-    volume: VolumeConfig
-    snapshot: Snapshot
-    roots: tuple[str, ...]
-    depth: int
-    filetypes: Mapping[str, str]
-    directory: DirectorySnapshot
-
-
-def plan_of(task: InspectTask) -> InspectionPlan:
-    """How to inspect the task's volume."""
-    return InspectionPlan(tuple(InspectRoot(root) for root in task.roots), task.depth,
-                          task.filetypes, task.snapshot.time)
-
-
-def inspect_volume(task: InspectTask) -> list[DirectoryRecord]:
-    """Worker: the records of one volume's roots."""
-    return inspect_snapshot(task.snapshot, task.volume.name, plan_of(task), task.directory)
 
 
 def run_tasks(tasks: Sequence[InspectTask], workers: int) -> dict[str, list[DirectoryRecord]]:
@@ -108,15 +85,17 @@ def check_database(config: Config) -> None:
 
 
 def load_records(config: Config, records: Mapping[str, Sequence[DirectoryRecord]],
-                 snapshot_dates: Mapping[str, dt.date]) -> int:
+                 snapshot_dates: Mapping[str, dt.date], *, rewrite_pages: bool = True) -> int:
     """``--tosql``: replace the inspected volumes' rows in one transaction, then rewrite the
-    HTML page of each inspected date whose report rows are loaded."""
+    HTML page of each inspected date whose report rows are loaded (unless
+    ``rewrite_pages`` is false: the caller writes the page next)."""
     with connect(config.database.url, timeout=config.database.timeout) as db:
         ensure_schema(db)
         earlier = inspection_dates(db)
         count = load_inspection(db, records, snapshot_dates, list(config.inspector.filetypes))
         _log_loaded(records, earlier, count)
-        rewrite_after_inspection(db, config, (snapshot_dates[name] for name in records))
+        if rewrite_pages:
+            rewrite_after_inspection(db, config, (snapshot_dates[name] for name in records))
     return count
 
 

@@ -157,15 +157,14 @@ def run_stages(config: Config, mode: str, chosen: SnapshotSet, status: StageStat
              if REPORT in todo and INSPECTOR in todo else None)
     if REPORT in todo:
         outcome = run_report(config, chosen.date, chosen.paths, force=force,
-                             stage=stage_in_workers if fused is None else fused)
+                             stage=stage_in_workers if fused is None else fused,
+                             before_page=None if fused is None else fused.load)
         log.info("report %s: database %s, TSV %s (%s)", chosen.date, outcome.database,
                  outcome.tsv, outcome.tsv_path)
         # Only a report that succeeded moves the links: a failed run publishes nothing.
         point_latest_links(report_dir, chosen)
         summary = outcome.summary
-    if fused is not None and fused.done:  # read with the report: publish as the stage would
-        fused.load()
-    elif INSPECTOR in todo:
+    if INSPECTOR in todo and (fused is None or not fused.loaded):  # not read with the report
         run_inspections(config, chosen.date, chosen.paths, force=force)
     if summary:  # the night's closing line: where groups are heading (docs/warnings.md)
         log.info("%s %s", chosen.date, summary)

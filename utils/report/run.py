@@ -25,47 +25,23 @@ from db.migrate import ensure_schema
 from db.history import group_history
 from db.usage import SKIPPED, load_usage, usage_loaded
 from utils.common.atomic import remove_stale_temporaries
-from utils.common.config import Config, QuotaConfig, VolumeConfig
+from utils.common.config import Config
 from utils.common.errors import LurgeError, UsageError
 from utils.common.text import plural
 from utils.common.workers import map_in_workers
 from utils.directory.ldap import DirectorySnapshot, load_directory
-from utils.snapshots.discovery import Snapshot, open_snapshot
-from utils.snapshots.reader import ReadStats
+from utils.snapshots.discovery import open_snapshot
 from utils.report.publish_html import publish_html
-from utils.report.rows import UsageRow, UserUsageRow, build_rows, build_user_rows
+from utils.report.rows import UsageRow, UserUsageRow
 from utils.report.tsv import (tsv_dir, tsv_path, tsv_written, user_tsv_path, write_report,
                               write_user_report)
 from utils.report.staging import (prepare_staging, read_rows, read_user_rows, remove_staging,
-                                  staging_path, write_rows)
-from utils.report.usage import GroupUsage, aggregate_owner_usage, group_totals
+                                  staging_path)
+from utils.report.worker import StagedVolume, VolumeTask, stage_volume
 from utils.report.warnings import summarise, with_warnings
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", UsageRow, UserUsageRow)
-
-
-@dataclass(frozen=True)
-class VolumeTask:
-    """Everything a worker needs for one volume (picklable)."""
-
-    volume: VolumeConfig
-    snapshot: Snapshot
-    directory: DirectorySnapshot
-    quota: QuotaConfig
-    staging_file: str
-
-
-@dataclass(frozen=True)
-class StagedVolume:
-    """What a worker produced."""
-
-    volume: int
-    staging_file: str
-    rows: int
-    lines: int
-    malformed: int
-    user_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,35 +68,20 @@ class ReportOutcome:
     summary: str = ""  # the night's warnings in one line (empty when nothing was reported)
 
 
-def stage_volume(task: VolumeTask) -> StagedVolume:
-    """Worker: aggregate one snapshot per (uid, gid), build its rows, stage them."""
-    stats = ReadStats(task.snapshot.path)
-    return stage_usage(task, aggregate_owner_usage(task.snapshot, stats), stats)
-
-
-def stage_usage(task: VolumeTask, owners: Mapping[tuple[int, int], GroupUsage],
-                stats: ReadStats) -> StagedVolume:
-    """Build one volume's group rows (from the per-owner sums) and user rows; stage both."""
-    rows = build_rows(task.volume, task.snapshot.time, group_totals(owners), task.directory,
-                      task.quota)
-    user_rows = build_user_rows(task.volume.name, task.snapshot.time, dict(owners),
-                                task.directory)
-    write_rows(task.staging_file, rows, user_rows)
-    return StagedVolume(task.volume.number, task.staging_file, len(rows), stats.lines,
-                        stats.malformed, len(user_rows))
-
-
 def stage_in_workers(tasks: Sequence[VolumeTask], workers: int) -> list[StagedVolume]:
     """The report's own read: :func:`stage_volume` for each task, one process per volume."""
     return map_in_workers(stage_volume, tasks, workers)
 
 
 def run_report(config: Config, date: dt.date, snapshot_paths: Mapping[int, str], *,
-               force: bool = False, stage: Stager = stage_in_workers) -> ReportOutcome:
+               force: bool = False, stage: Stager = stage_in_workers,
+               before_page: Callable[[], object] | None = None) -> ReportOutcome:
     """Report ``date`` from the given snapshot files (volume number -> path).
 
     ``stage`` runs the volume workers; the manager's ``both`` passes one whose
-    workers also inspect the volumes in the same read.
+    workers also inspect the volumes in the same read, and ``before_page``,
+    which loads those inspections after the report's database rows, so that
+    the page written next shows them.
     """
     report_dir = config.paths.report_dir
     tsv = tsv_path(report_dir, date)
@@ -143,6 +104,8 @@ def run_report(config: Config, date: dt.date, snapshot_paths: Mapping[int, str],
             staged = _stage_all(config, date, snapshot_paths, directory, stage)
             rows = _with_warnings(db, config, date, staged.rows)
             database = _publish_database(db, date, rows, staged.user_rows, loaded, force)
+            if before_page is not None:
+                before_page()
             _publish_html(db, config, date)
             tsv_action = _publish_tsv(tsv, user_tsv_path(report_dir, date), rows,
                                       staged.user_rows, force)

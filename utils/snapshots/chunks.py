@@ -188,6 +188,11 @@ _ARROW_SERIAL_BLOCK = 1024 * 1024  # without threads, this size is fastest (cach
 _FIRST_LINE_LOOK = 64 * 1024  # how far the first line is searched for its tab count
 _MAX_RUNS = 256  # more runs of valid rows than this: gathered, not sliced
 _MAX_SKIPPED = 4096
+_HIGH_BITS = np.uint64(0x8080808080808080)  # eight bytes at a time: see _positions_of
+_HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
+_LOW_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
+_DIGIT_HIGH_NIBBLES = np.uint64(0x3030303030303030)
+_SIXES = np.uint64(0x0606060606060606)
 _MAX_HIGH_BYTES = 1 << 16  # non-ASCII bytes checked line by line before skipping rows  # more odd rows than this in a block: the masking lane is cheaper
 
 
@@ -261,9 +266,8 @@ def _parse_whole(block: bytes | bytearray, fields: int, use_threads: bool) -> Bl
     odd_lines = np.zeros(0, dtype=np.int64)
     odd_low = 0
     if len(skipped) or len(odd_rows):
-        line_spans = _line_spans(text)
-        kept_lines = np.delete(np.arange(line_count), np.array(skipped, dtype=np.int64) - 1)
-        odd_lines = np.union1d(np.array(skipped, dtype=np.int64) - 1, kept_lines[odd_rows])
+        kept_lines, odd_lines = _kept_and_odd_lines(skipped, odd_rows, line_count)
+        line_spans = _line_spans_around_odd(block, table, kept_lines, odd_lines, line_count)
         starts, ends = line_spans
         odd_low = sum(int(np.count_nonzero(text[start:end] <= _SPACE))
                       for start, end in zip(starts[odd_lines].tolist(), ends[odd_lines].tolist()))
@@ -276,9 +280,7 @@ def _parse_whole(block: bytes | bytearray, fields: int, use_threads: bool) -> Bl
         valid = _and(valid, np.ones(rows, dtype=bool))
         valid[odd_rows] = False
     if kept_lines is None:
-        lengths = [[value_offsets(piece) for piece in table.column(name).chunks]
-                   for name in _COLUMNS[fields]]
-        spans = functools.partial(_spans_from_fields, lengths)
+        spans = functools.partial(_spans_from_fields, _field_offsets(table))
     else:
         starts, ends = line_spans[0][kept_lines], line_spans[1][kept_lines]
         spans = lambda: (starts, ends)  # noqa: E731
@@ -304,7 +306,7 @@ def _rows_can_be_skipped(block: bytes | bytearray, text: np.ndarray, fields: int
     """
     if block.isascii():
         return True
-    high = np.flatnonzero(text >= 0x80)
+    high = _high_bytes(text)
     if len(high) > _MAX_HIGH_BYTES:
         return False
     end = -1
@@ -321,6 +323,33 @@ def _rows_can_be_skipped(block: bytes | bytearray, text: np.ndarray, fields: int
             except UnicodeDecodeError:
                 return False
     return True
+
+
+def _positions_of(text: np.ndarray, odd_words: Callable[[np.ndarray], np.ndarray],
+                  odd_bytes: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Positions of the odd bytes of ``text`` when they are few: sought eight bytes at
+    a time (``odd_words`` is non-zero for a 64-bit word holding one), then byte by
+    byte in those words only (``odd_bytes``)."""
+    whole = len(text) - len(text) % 8
+    words = np.flatnonzero(odd_words(text[:whole].view(np.uint64)) != 0)  # bools: a fast search
+    candidates = np.concatenate([(words[:, None] * 8 + np.arange(8)).ravel(),
+                                 np.arange(whole, len(text))])
+    return candidates[odd_bytes(text[candidates])]
+
+
+def _high_bytes(text: np.ndarray) -> np.ndarray:
+    """Positions of the bytes above 0x7F."""
+    return _positions_of(text, lambda words: words & _HIGH_BITS, lambda data: data >= 0x80)
+
+
+def _non_digits(text: np.ndarray) -> np.ndarray:
+    """Positions of the bytes that are not ASCII digits.  A word's byte is a digit when
+    its high nibble is 3 and its low nibble plus 6 does not carry into the high one."""
+    return _positions_of(
+        text,
+        lambda words: ((words & _HIGH_NIBBLES) ^ _DIGIT_HIGH_NIBBLES)
+        | (((words & _LOW_NIBBLES) + _SIXES) & _HIGH_NIBBLES),
+        lambda data: (data < 0x30) | (data > 0x39))
 
 
 def _rows_with_empty_fields(table: pa.Table) -> np.ndarray:
@@ -351,6 +380,51 @@ def _spaces_in_quoted_paths(table: pa.Table, odd_rows: np.ndarray) -> int:
             return -1
         total += len(low)
     return total
+
+
+def _kept_and_odd_lines(skipped: list[int | None], odd_rows: np.ndarray,
+                        line_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The line of each of Arrow's rows, and the odd lines: those Arrow skipped
+    (``skipped`` numbers them from 1) and those of ``odd_rows`` (an empty field)."""
+    skipped_lines = np.array(skipped, dtype=np.int64) - 1
+    kept_lines = np.delete(np.arange(line_count), skipped_lines)
+    return kept_lines, np.union1d(skipped_lines, kept_lines[odd_rows])
+
+
+def _line_spans_around_odd(block: bytes | bytearray, table: pa.Table, kept_lines: np.ndarray,
+                           odd_lines: np.ndarray, line_count: int) -> Spans:
+    """(starts, ends) of every line of a block, from Arrow's rows (on line ``kept_lines[i]``)
+    and a search for the newline of each odd line (few), so the block is not
+    scanned for every newline.
+
+    A row without an empty field is its fields joined by tabs, so its width
+    comes from its fields' lengths, as for a clean block.  Odd lines (the rows
+    Arrow skipped, and the rows with an empty field, which an empty line also
+    gives) are searched from their start.  Should the widths not add up to
+    the block, the newlines are found after all.
+    """
+    widths = np.zeros(line_count, dtype=np.int64)
+    if len(kept_lines):
+        kept_ends = _spans_from_fields(_field_offsets(table))[1]
+        widths[kept_lines] = np.diff(kept_ends, prepend=-1) - 1  # each row's width, tabs included
+    widths[odd_lines] = 0
+    before = np.cumsum(widths + 1) - (widths + 1)  # each line's start, odd lines as empty
+    extra = 0  # the odd lines' bytes so far
+    for line in odd_lines.tolist():
+        start = int(before[line]) + extra
+        end = block.find(b"\n", start)
+        widths[line] = (len(block) if end < 0 else end) - start
+        extra += int(widths[line])
+    ends = np.cumsum(widths + 1) - 1
+    if len(ends) and ends[-1] != len(block) - block.endswith(b"\n"):
+        return _line_spans(np.frombuffer(block, dtype=np.uint8))
+    return ends - widths, ends
+
+
+def _field_offsets(table: pa.Table) -> list[list[np.ndarray]]:
+    """The value offsets of each column's pieces (for :func:`_spans_from_fields`)."""
+    return [[value_offsets(piece) for piece in table.column(name).chunks]
+            for name in table.column_names]
 
 
 def _line_spans(text: np.ndarray) -> Spans:
@@ -465,7 +539,7 @@ def _bad_numbers(array: pa.Array) -> np.ndarray:
     data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
     lengths = np.diff(offsets)
     if len(data) and (int(data.min()) < 0x30 or int(data.max()) > 0x39):
-        positions = np.flatnonzero((data < 0x30) | (data > 0x39))
+        positions = _non_digits(data)
         bad = np.unique(np.searchsorted(offsets, positions + offsets[0], side="right") - 1)
     else:
         bad = np.zeros(0, dtype=np.int64)

@@ -1,0 +1,77 @@
+"""The worker's side of the one read in ``manager.py both`` (docs/performance.md).
+
+Each volume's worker decompresses and parses its snapshot once and hands
+every chunk to several consumers: the report's per-(user, group) sums and,
+when the volume's inspection is pending, the inspector.  Like the other
+workers it imports no database or page code.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+from utils.inspector.aggregate import DirectoryRecord, InspectionConsumer
+from utils.inspector.worker import InspectTask, plan_of
+from utils.report.usage import OwnerUsageConsumer
+from utils.report.worker import StagedVolume, VolumeTask, stage_usage
+from utils.snapshots.chunks import Chunk
+from utils.snapshots.discovery import Snapshot
+from utils.snapshots.reader import ReadStats, map_chunks
+
+log = logging.getLogger(__name__)
+
+
+class ChunkConsumer(Protocol):
+    """A pass that takes its share of each chunk of a read."""
+
+    def per_chunk(self, chunk: Chunk) -> Any:
+        """This chunk's partial result (runs in the reader's parse threads)."""
+
+    def collect(self, partial: Any) -> None:
+        """Take one partial result (on the reading thread, in file order)."""
+
+
+def read_once(snapshot: Snapshot, consumers: Sequence[ChunkConsumer], *, label: str,
+              stats: ReadStats | None = None) -> None:
+    """Read ``snapshot`` once, handing every chunk to each consumer in turn."""
+    def per_chunk(chunk: Chunk) -> list[Any]:
+        return [consumer.per_chunk(chunk) for consumer in consumers]
+
+    for partials in map_chunks(snapshot.path, per_chunk, label=label, stats=stats,
+                               max_malformed_fraction=snapshot.max_malformed_fraction):
+        for consumer, partial in zip(consumers, partials):
+            consumer.collect(partial)
+
+
+@dataclass(frozen=True)
+class FusedTask:
+    """One volume's report task and, when its inspection is pending, its inspection (picklable)."""
+
+    report: VolumeTask
+    inspection: InspectTask | None
+
+
+@dataclass(frozen=True)
+class FusedResult:
+    """What a fused worker produced: the staged report rows and the inspector's records."""
+
+    staged: StagedVolume
+    records: list[DirectoryRecord] | None  # None: the volume was not inspected
+
+
+def read_volume(task: FusedTask) -> FusedResult:
+    """Worker: one read of the volume's snapshot for the report and the inspector."""
+    snapshot = task.report.snapshot
+    stats = ReadStats(snapshot.path)
+    usage = OwnerUsageConsumer(snapshot.time)
+    inspection = None if task.inspection is None else InspectionConsumer(plan_of(task.inspection))
+    consumers: list[ChunkConsumer] = [usage] if inspection is None else [usage, inspection]
+    what = "usage" if inspection is None else "usage and inspection"
+    read_once(snapshot, consumers, label=f"{what} of volume {snapshot.volume}", stats=stats)
+    staged = stage_usage(task.report, usage.result(), stats)
+    if inspection is None:
+        return FusedResult(staged, None)
+    return FusedResult(staged, inspection.records(snapshot, task.report.volume.name,
+                                                  task.report.directory))
