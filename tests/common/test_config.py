@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -73,6 +74,23 @@ def test_errors_name_the_file_and_key(tmp_path: Path, section: str, key: str, va
         load_config(path)
     assert str(caught.value).startswith(f"{path}: ")
     assert message in str(caught.value)
+
+
+def test_an_old_file_with_backoff_seconds_loads_with_one_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    sections = with_change("s3", "backoff_seconds", 0.5)
+    sections["s3"]["max_attempts"] = 3
+    path = write(tmp_path, sections)
+
+    config = load_config(path)
+
+    assert config.s3.max_attempts == 3
+    assert not hasattr(config.s3, "backoff_seconds")
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.WARNING, f"{path}: [s3] backoff_seconds is no longer used and is ignored: botocore's "
+                          "standard retry mode chooses the waits between attempts (see docs/splitter.md)")]
+    with pytest.raises(ConfigError, match=r"\[splitter\] unknown key 'backoff_seconds'"):
+        load_config(write(tmp_path, with_change("splitter", "backoff_seconds", 0.5)))
 
 
 def test_missing_required_key_and_section(tmp_path: Path) -> None:

@@ -75,6 +75,7 @@ def test_the_example_sets_every_key_of_every_section() -> None:
             if section == "volume":
                 missing = [key for key in missing if key not in ("archive_roots", "inspect_roots")]
             assert missing == [], (section, missing)
+            assert [key for key in table if key not in keys] == [], section  # none ignored
     assert set(raw) == set(schema())
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.faults.common import (ENTRIES, finish_process, make_config, run, start, wait_for,
-                                 write_snapshots)
-from tests.fixtures.s3 import FaultyS3Proxy, S3Bucket
+from tests.faults.common import ENTRIES, make_config, run, write_snapshots
+from tests.fixtures.s3 import (INJECTED_CAUSE, FaultyS3Proxy, S3Bucket, retry_warning,
+                                retry_warnings)
 
 PREFIX = "mpistat/"
 FILES = ["groupfile", "hgi.dat.gz", "index.txt", "mueller-lab.dat.gz", "passwdfile",
@@ -30,7 +30,7 @@ def splitter_setup(tmp_path: Path, bucket: S3Bucket, endpoint: str,
     """Config, output directory and the expected group files for volume 118's snapshot."""
     out = tmp_path / "out" / "groups"
     settings = {"bucket": bucket.bucket, "prefix": PREFIX, "endpoint_url": endpoint,
-                "region": "us-east-1", "backoff_seconds": 0.01, "max_attempts": 3,
+                "region": "us-east-1", "max_attempts": 3,
                 "connect_timeout": 5.0, "read_timeout": 10.0, **s3}
     config = make_config(tmp_path, f"sqlite:///{tmp_path}/lurge.db", volumes=(118,),
                          splitter={"volumes": [118], "output_dir": str(out)}, s3=settings)
@@ -56,6 +56,11 @@ def assert_bucket_matches(bucket: S3Bucket, out: Path) -> None:
         assert bucket.read(PREFIX + name) == (out / name).read_bytes(), name
 
 
+def retry_lines(stderr: str) -> list[str]:
+    """The retry warnings a run wrote (without the log prefix), with the wait written ``W``."""
+    return retry_warnings(line.split(": ", 1)[1] for line in stderr.splitlines() if " WARNING " in line)
+
+
 def failure_message(bucket: S3Bucket, out: Path, names: list[str]) -> str:
     failed = ", ".join(PREFIX + name for name in names)
     return (f"group_splitter.py: failed: upload to s3://{bucket.bucket}/{PREFIX} failed for: "
@@ -74,10 +79,14 @@ def test_500s_and_dropped_connections_fail_after_retries_and_a_rerun_completes(
     assert failure_message(s3_bucket, out, ["hgi.dat.gz", "mueller-lab.dat.gz"]) in result.stderr
     assert ("  cause: InternalError (HTTP 500): failure injected by the test proxy "
             f"({PREFIX}mueller-lab.dat.gz)\n") in result.stderr
-    assert ("  cause: ConnectionClosedError: Connection was closed before we received a valid "
-            f"response from endpoint URL: \"{faulty_s3_proxy.endpoint_url}\". ({PREFIX}hgi.dat.gz)\n"
-            ) in result.stderr
-    assert "uploading" in result.stderr and "(attempt 2 of 3)" in result.stderr
+    assert f"  cause: {faulty_s3_proxy.closed_cause} ({PREFIX}hgi.dat.gz)\n" in result.stderr
+    put = f"PutObject of s3://{s3_bucket.bucket}/{PREFIX}"
+    causes = {"hgi.dat.gz": faulty_s3_proxy.closed_cause, "mueller-lab.dat.gz": INJECTED_CAUSE}
+    assert sorted(retry_lines(result.stderr)) == [  # one line per retry, nothing else
+        retry_warning(put + name, attempt, 3, cause) for name, cause in causes.items()
+        for attempt in (1, 2)]
+    for name, cause in causes.items():
+        assert f"giving up on {PREFIX}{name} after 3 attempts: {cause}\n" in result.stderr
     assert faulty_s3_proxy.count("PUT", "mueller-lab.dat.gz", "failed") == 3  # every attempt
     assert faulty_s3_proxy.count("PUT", "hgi.dat.gz", "dropped") == 3
     assert_local_set(out, groups)
@@ -97,20 +106,26 @@ def test_500s_and_dropped_connections_fail_after_retries_and_a_rerun_completes(
 @pytest.mark.s3
 def test_server_gone_mid_sync_fails_naming_the_rest_and_a_rerun_completes(
         tmp_path: Path, s3_bucket: S3Bucket, faulty_s3_proxy: FaultyS3Proxy) -> None:
-    # One file at a time, in name order; a 500 on index.txt holds the sync in its backoff
-    # while the server goes away, so the cut falls exactly there.
+    # One file at a time, in name order; the server goes away when the PUT of index.txt
+    # arrives (unanswered), so the cut falls exactly there, whatever the timing.
     config, out, groups = splitter_setup(tmp_path, s3_bucket, faulty_s3_proxy.endpoint_url,
-                                         concurrency=1, max_attempts=2, backoff_seconds=0.5)
-    faulty_s3_proxy.fail_next(1, "PUT", path_contains="index.txt")
-    process = start("group_splitter.py", "--config", str(config))
-    wait_for(lambda: faulty_s3_proxy.count("PUT", "index.txt", "failed"), 60,
-             "the failed PUT of index.txt", process)
-    faulty_s3_proxy.stop()
-    status, _, err = finish_process(process)
+                                         concurrency=1, max_attempts=2)
+    faulty_s3_proxy.stop_on("PUT", path_contains="index.txt")
+    result, _ = run("group_splitter.py", "--config", str(config))
+    err = result.stderr
 
-    assert status == 1, err
+    assert result.returncode == 1, err
     assert failure_message(s3_bucket, out, FILES[2:]) in err
+    gone = faulty_s3_proxy.refused_cause
+    assert f"\n  cause: {gone}\n" in err  # the retry of index.txt, and every later file
     assert s3_bucket.keys() == [PREFIX + name for name in FILES[:2]]
+    assert faulty_s3_proxy.count("PUT", "index.txt") == faulty_s3_proxy.count(outcome="stopped") == 1
+    put = f"PutObject of s3://{s3_bucket.bucket}/{PREFIX}"
+    assert retry_lines(err) == [
+        retry_warning(put + name, 1, 2, faulty_s3_proxy.closed_cause if name == "index.txt" else gone)
+        for name in FILES[2:]]
+    for name in FILES[2:]:
+        assert f"giving up on {PREFIX}{name} after 2 attempts: {gone}\n" in err
     assert_local_set(out, groups)
 
     text = config.read_text().replace(faulty_s3_proxy.endpoint_url, s3_bucket.endpoint_url)
@@ -193,7 +208,10 @@ def test_a_passing_server_error_at_the_check_is_retried(
     result, _ = run("group_splitter.py", "--config", str(config))
 
     assert result.returncode == 0, result.stderr
-    assert "failed (attempt 2 of 3): 503 (HTTP 503): Service Unavailable; retrying" in result.stderr
+    check = f"HeadBucket of s3://{s3_bucket.bucket}"
+    unavailable = "503 (HTTP 503): Service Unavailable"
+    assert retry_lines(result.stderr) == [retry_warning(check, 1, 3, unavailable),
+                                          retry_warning(check, 2, 3, unavailable)]
     assert faulty_s3_proxy.count("HEAD", outcome="failed") == 2
     assert faulty_s3_proxy.count("HEAD", outcome="forwarded") == 1
     assert_local_set(out, groups)
@@ -209,6 +227,9 @@ def test_an_unreachable_server_fails_before_the_split(
     result, _ = run("group_splitter.py", "--config", str(config))
 
     assert result.returncode == 1, result.stderr
-    assert "cannot be used: still failing after 2 attempts: " in result.stderr
+    gone = faulty_s3_proxy.refused_cause
+    assert f"cannot be used: still failing after 2 attempts: {gone}; nothing was split" in result.stderr
+    check = f"HeadBucket of s3://{s3_bucket.bucket}"
+    assert retry_lines(result.stderr) == [retry_warning(check, 1, 2, gone)]
     assert "; nothing was split" in result.stderr
     assert not (tmp_path / "out").exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.splitter.s3 import MAX_PARTS, MiB, backoff_delay, local_etag, part_size_for
+from utils.splitter.s3 import MAX_PARTS, MiB, local_etag, part_size_for
 
 
 def _write(tmp_path: Path, size: int, seed: int = 7) -> tuple[str, bytes]:
@@ -66,10 +66,3 @@ def test_part_size_doubles_to_fit_the_part_limit() -> None:
     assert part_size_for(MAX_PARTS * chunk, chunk) == chunk
     assert part_size_for(MAX_PARTS * chunk + 1, chunk) == 2 * chunk
     assert part_size_for(4 * MAX_PARTS * chunk + 1, chunk) == 8 * chunk
-
-
-def test_backoff_doubles_is_capped_and_jittered() -> None:
-    for attempt, base in ((0, 1.0), (1, 2.0), (3, 8.0)):
-        delay = backoff_delay(1.0, attempt)
-        assert base <= delay <= base * 1.1
-    assert 60.0 <= backoff_delay(1.0, 20) <= 66.0

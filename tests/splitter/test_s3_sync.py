@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.fixtures.s3 import FaultyS3Proxy, S3Bucket
+from tests.fixtures.s3 import (INJECTED_CAUSE, FaultyS3Proxy, S3Bucket, retry_warning,
+                                retry_warnings)
 from utils.common.config import S3Config
 from utils.common.errors import UploadError
 from utils.splitter.s3 import (MiB, SyncError, local_etag, make_client, sync_directory,
@@ -20,6 +21,18 @@ from utils.splitter.s3 import (MiB, SyncError, local_etag, make_client, sync_dir
 pytestmark = pytest.mark.s3
 
 PREFIX = "mpistat/"
+
+
+def retry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The sync's warnings about retries, in order, with botocore's wait written ``W``."""
+    return retry_warnings(record.getMessage() for record in caplog.records
+                          if record.name == "utils.splitter.s3" and record.levelno == logging.WARNING)
+
+
+def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The sync's error lines, in order."""
+    return [record.getMessage() for record in caplog.records
+            if record.name == "utils.splitter.s3" and record.levelno == logging.ERROR]
 
 
 def _payload(size: int, seed: int) -> bytes:
@@ -158,7 +171,8 @@ def test_foreign_part_size_is_recognised(tmp_path: Path, s3_bucket: S3Bucket) ->
 
 
 def test_failed_puts_are_retried(outdir: Path, s3_bucket: S3Bucket,
-                                 faulty_s3_proxy: FaultyS3Proxy) -> None:
+                                 faulty_s3_proxy: FaultyS3Proxy,
+                                 caplog: pytest.LogCaptureFixture) -> None:
     faulty_s3_proxy.fail_next(2, "PUT", path_contains="team1")
     config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url,
                               max_attempts=5, concurrency=2)
@@ -170,10 +184,14 @@ def test_failed_puts_are_retried(outdir: Path, s3_bucket: S3Bucket,
     assert faulty_s3_proxy.count("PUT", "team1", outcome="forwarded") == 1
     assert faulty_s3_proxy.count("PUT") == 6  # 4 files + 2 retries
     assert s3_bucket.read(PREFIX + "team1.dat.gz") == (outdir / "team1.dat.gz").read_bytes()
+    put = f"PutObject of s3://{s3_bucket.bucket}/{PREFIX}team1.dat.gz"
+    assert retry_lines(caplog) == [retry_warning(put, 1, 5), retry_warning(put, 2, 5)]  # one line per retry
+    assert errors(caplog) == []
 
 
 def test_persistent_failure_raises_after_max_attempts(tmp_path: Path, s3_bucket: S3Bucket,
-                                                      faulty_s3_proxy: FaultyS3Proxy) -> None:
+                                                      faulty_s3_proxy: FaultyS3Proxy,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "doomed.dat.gz").write_bytes(b"x" * 100)
     faulty_s3_proxy.fail_always("PUT")
     config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url,
@@ -185,14 +203,17 @@ def test_persistent_failure_raises_after_max_attempts(tmp_path: Path, s3_bucket:
     assert isinstance(caught.value, SyncError)
     report = caught.value.report
     assert report.uploaded == [] and report.skipped == []
-    assert report.failed == {PREFIX + "doomed.dat.gz":
-                             "InternalError (HTTP 500): failure injected by the test proxy"}
-    assert faulty_s3_proxy.count("PUT", "doomed") == 4  # botocore itself did not retry
+    assert report.failed == {PREFIX + "doomed.dat.gz": INJECTED_CAUSE}
+    assert faulty_s3_proxy.count("PUT", "doomed") == 4  # max_attempts, no more
     assert s3_bucket.keys() == []
+    put = f"PutObject of s3://{s3_bucket.bucket}/{PREFIX}doomed.dat.gz"
+    assert retry_lines(caplog) == [retry_warning(put, n, 4) for n in (1, 2, 3)]
+    assert errors(caplog) == [f"giving up on {PREFIX}doomed.dat.gz after 4 attempts: {INJECTED_CAUSE}"]
 
 
 def test_dropped_connections_are_retried(outdir: Path, s3_bucket: S3Bucket,
-                                         faulty_s3_proxy: FaultyS3Proxy) -> None:
+                                         faulty_s3_proxy: FaultyS3Proxy,
+                                         caplog: pytest.LogCaptureFixture) -> None:
     faulty_s3_proxy.drop_next(2, "PUT", path_contains="hgi")
     faulty_s3_proxy.drop_next(1, "GET")  # the listing, too
     config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url)
@@ -204,10 +225,16 @@ def test_dropped_connections_are_retried(outdir: Path, s3_bucket: S3Bucket,
     assert faulty_s3_proxy.count("GET", outcome="dropped") == 1
     assert faulty_s3_proxy.count("GET", outcome="forwarded") == 1
     assert s3_bucket.read(PREFIX + "hgi.dat.gz") == (outdir / "hgi.dat.gz").read_bytes()
+    closed = faulty_s3_proxy.closed_cause
+    listing = f"ListObjectsV2 of s3://{s3_bucket.bucket}/{PREFIX}"
+    put = f"PutObject of s3://{s3_bucket.bucket}/{PREFIX}hgi.dat.gz"
+    assert retry_lines(caplog) == [retry_warning(listing, 1, 5, closed), retry_warning(put, 1, 5, closed),
+                                   retry_warning(put, 2, 5, closed)]
 
 
-def test_failed_part_is_retried_and_leaves_no_orphan(tmp_path: Path, s3_bucket: S3Bucket,
-                                                     faulty_s3_proxy: FaultyS3Proxy) -> None:
+def test_a_failed_part_is_sent_again_by_itself(tmp_path: Path, s3_bucket: S3Bucket,
+                                               faulty_s3_proxy: FaultyS3Proxy,
+                                               caplog: pytest.LogCaptureFixture) -> None:
     data = _payload(11 * MiB, 8)
     (tmp_path / "big").write_bytes(data)
     faulty_s3_proxy.fail_next(1, "PUT", path_contains="partNumber=2")
@@ -215,15 +242,22 @@ def test_failed_part_is_retried_and_leaves_no_orphan(tmp_path: Path, s3_bucket: 
 
     report = sync_directory(str(tmp_path), config)
 
-    assert report.uploaded == [PREFIX + "big"]
-    assert faulty_s3_proxy.count("POST", "uploads") == 2  # the upload was restarted
-    assert faulty_s3_proxy.count("DELETE", "uploadId=") == 1  # and the first one aborted
+    assert report.uploaded == [PREFIX + "big"] and report.failed == {}
+    assert faulty_s3_proxy.count("POST", "?uploads") == 1  # one multipart upload, not restarted
+    assert faulty_s3_proxy.count("PUT", "partNumber=2", outcome="failed") == 1
+    assert faulty_s3_proxy.count("PUT", "partNumber=2", outcome="forwarded") == 1  # sent again
+    assert faulty_s3_proxy.count("PUT", "partNumber=1") == faulty_s3_proxy.count("PUT", "partNumber=3") == 1
+    assert faulty_s3_proxy.count("POST", "uploadId=") == 1  # completed once
+    assert faulty_s3_proxy.count("DELETE") == 0  # nothing aborted
     assert s3_bucket.open_multipart_uploads() == []
     assert s3_bucket.read(PREFIX + "big") == data
+    part = f"UploadPart of s3://{s3_bucket.bucket}/{PREFIX}big (part 2)"
+    assert retry_lines(caplog) == [retry_warning(part, 1, 5)]
 
 
 def test_multipart_that_keeps_failing_is_aborted(tmp_path: Path, s3_bucket: S3Bucket,
-                                                 faulty_s3_proxy: FaultyS3Proxy) -> None:
+                                                 faulty_s3_proxy: FaultyS3Proxy,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "big").write_bytes(_payload(6 * MiB, 9))
     faulty_s3_proxy.fail_always("PUT", path_contains="partNumber=2")
     config = _multipart_config(s3_bucket, endpoint_url=faulty_s3_proxy.endpoint_url,
@@ -232,11 +266,16 @@ def test_multipart_that_keeps_failing_is_aborted(tmp_path: Path, s3_bucket: S3Bu
     with pytest.raises(SyncError) as caught:
         sync_directory(str(tmp_path), config)
 
-    assert list(caught.value.report.failed) == [PREFIX + "big"]
-    assert faulty_s3_proxy.count("PUT", "partNumber=2") == 2
-    assert faulty_s3_proxy.count("DELETE", "uploadId=") == 2
-    assert s3_bucket.open_multipart_uploads() == []
+    assert caught.value.report.failed == {PREFIX + "big": INJECTED_CAUSE}
+    assert faulty_s3_proxy.count("POST", "?uploads") == 1
+    assert faulty_s3_proxy.count("PUT", "partNumber=2") == 2  # max_attempts
+    assert faulty_s3_proxy.count("DELETE", "uploadId=") == 1  # aborted, once
+    assert faulty_s3_proxy.count("POST", "uploadId=") == 0  # never completed
+    assert s3_bucket.open_multipart_uploads() == []  # no orphaned parts
     assert s3_bucket.keys() == []
+    part = f"UploadPart of s3://{s3_bucket.bucket}/{PREFIX}big (part 2)"
+    assert retry_lines(caplog) == [retry_warning(part, 1, 2)]
+    assert errors(caplog) == [f"giving up on {PREFIX}big after 2 attempts: {INJECTED_CAUSE}"]
 
 
 def test_unreachable_server_fails_every_file(outdir: Path, s3_bucket: S3Bucket,
@@ -245,13 +284,44 @@ def test_unreachable_server_fails_every_file(outdir: Path, s3_bucket: S3Bucket,
                               max_attempts=2, connect_timeout=1.0)
     faulty_s3_proxy.stop()
 
-    with pytest.raises(SyncError, match=r"listing s3://.*/mpistat/ failed") as caught:
+    with pytest.raises(SyncError) as caught:
         sync_directory(str(outdir), config)
 
+    reason = (f"listing s3://{s3_bucket.bucket}/{PREFIX} failed after 2 attempts: "
+              f"{faulty_s3_proxy.refused_cause}")
+    assert str(caught.value) == f"S3 sync to s3://{s3_bucket.bucket}/{PREFIX} failed: {reason}"
     report = caught.value.report
-    assert sorted(report.failed) == EXPECTED_KEYS
+    assert report.failed == {key: reason for key in EXPECTED_KEYS}
     assert report.uploaded == [] and report.skipped == []
     assert s3_bucket.keys() == []
+
+
+def test_when_botocore_stops_retrying_no_message_counts_attempts_not_made(
+        tmp_path: Path, s3_bucket: S3Bucket, faulty_s3_proxy: FaultyS3Proxy,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The server goes away after the listing: botocore's retry budget for the sync runs out
+    (after about 35 retries with botocore 1.44), and the last files get one attempt each."""
+    names = [f"g{n:02d}.dat.gz" for n in range(45)]
+    for name in names:
+        (tmp_path / name).write_bytes(name.encode())
+    faulty_s3_proxy.stop_on("PUT")  # the first upload; the listing was answered
+    config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url,
+                              max_attempts=2, concurrency=1)
+
+    with pytest.raises(SyncError) as caught:
+        sync_directory(str(tmp_path), config)
+
+    keys = [PREFIX + name for name in names]
+    gone = faulty_s3_proxy.refused_cause
+    assert caught.value.report.failed == {key: gone for key in keys}
+    lines = retry_lines(caplog)
+    assert 0 < len(lines) < len(keys)
+    retried_keys, once = keys[:len(lines)], keys[len(lines):]  # one file at a time, in order
+    closed = faulty_s3_proxy.closed_cause
+    assert lines == [retry_warning(f"PutObject of s3://{s3_bucket.bucket}/{key}", 1, 2,
+                             closed if index == 0 else gone) for index, key in enumerate(retried_keys)]
+    assert errors(caplog) == ([f"giving up on {key} after 2 attempts: {gone}" for key in retried_keys]
+                              + [f"giving up on {key}: {gone}" for key in once])
 
 
 def test_stale_objects_are_kept_unless_delete_removed(outdir: Path, s3_bucket: S3Bucket) -> None:
@@ -269,6 +339,32 @@ def test_stale_objects_are_kept_unless_delete_removed(outdir: Path, s3_bucket: S
     # Objects below the prefix's level, outside it, or hidden are never touched.
     assert s3_bucket.keys() == sorted(EXPECTED_KEYS + [PREFIX + ".hidden", PREFIX + "archive/keep.txt",
                                                        "other/x"])
+
+
+def test_deletes_are_retried_and_a_failed_one_is_reported(
+        outdir: Path, s3_bucket: S3Bucket, faulty_s3_proxy: FaultyS3Proxy,
+        caplog: pytest.LogCaptureFixture) -> None:
+    for name in ("flaky.dat.gz", "stuck.dat.gz"):
+        s3_bucket.client.put_object(Bucket=s3_bucket.bucket, Key=PREFIX + name, Body=b"old")
+    faulty_s3_proxy.fail_next(1, "DELETE", path_contains="flaky")
+    faulty_s3_proxy.fail_always("DELETE", path_contains="stuck")
+    config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url,
+                              max_attempts=3)
+
+    with pytest.raises(SyncError) as caught:
+        sync_directory(str(outdir), config, delete_removed=True)
+
+    report = caught.value.report
+    assert report.uploaded == EXPECTED_KEYS and report.deleted == [PREFIX + "flaky.dat.gz"]
+    assert report.failed == {PREFIX + "stuck.dat.gz": f"delete failed after 3 attempts: {INJECTED_CAUSE}"}
+    assert faulty_s3_proxy.count("DELETE", "flaky") == 2 and faulty_s3_proxy.count("DELETE", "stuck") == 3
+    assert s3_bucket.keys() == sorted(EXPECTED_KEYS + [PREFIX + "stuck.dat.gz"])
+    flaky = f"DeleteObject of s3://{s3_bucket.bucket}/{PREFIX}flaky.dat.gz"
+    stuck = f"DeleteObject of s3://{s3_bucket.bucket}/{PREFIX}stuck.dat.gz"
+    assert retry_lines(caplog) == [retry_warning(flaky, 1, 3), retry_warning(stuck, 1, 3),
+                                   retry_warning(stuck, 2, 3)]
+    assert errors(caplog) == [f"could not delete stale object {PREFIX}stuck.dat.gz after 3 attempts: "
+                              f"{INJECTED_CAUSE}"]
 
 
 def test_no_deletion_when_an_upload_failed(outdir: Path, s3_bucket: S3Bucket,
@@ -308,10 +404,11 @@ def test_missing_bucket_or_directory_is_an_upload_error(tmp_path: Path, s3_bucke
 
 
 def test_client_settings(s3_bucket: S3Bucket) -> None:
-    client = make_client(s3_bucket.config(region="", connect_timeout=3.0, read_timeout=7.0))
+    client = make_client(s3_bucket.config(region="", connect_timeout=3.0, read_timeout=7.0,
+                                          max_attempts=7))
     assert client.meta.region_name == "us-east-1"
     assert client.meta.endpoint_url == s3_bucket.endpoint_url
-    assert client.meta.config.retries["total_max_attempts"] == 1
+    assert client.meta.config.retries == {"total_max_attempts": 7, "mode": "standard"}
     assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (3.0, 7.0)
     assert client.meta.config.signature_version == "s3v4"
 
@@ -377,7 +474,8 @@ def test_the_failure_message_names_the_cause(tmp_path: Path, s3_bucket: S3Bucket
 
 @pytest.mark.parametrize("status", [403, 404])
 def test_permanent_errors_are_not_retried(tmp_path: Path, s3_bucket: S3Bucket,
-                                          faulty_s3_proxy: FaultyS3Proxy, status: int) -> None:
+                                          faulty_s3_proxy: FaultyS3Proxy, status: int,
+                                          caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "denied.dat.gz").write_bytes(b"x" * 100)
     faulty_s3_proxy.fail_always("PUT", status=status)
     config = s3_bucket.config(prefix=PREFIX, endpoint_url=faulty_s3_proxy.endpoint_url,
@@ -387,6 +485,9 @@ def test_permanent_errors_are_not_retried(tmp_path: Path, s3_bucket: S3Bucket,
         sync_directory(str(tmp_path), config)
 
     assert faulty_s3_proxy.count("PUT", "denied") == 1  # one try: waiting cannot mend it
+    assert retry_lines(caplog) == []
+    assert errors(caplog) == [f"giving up on {PREFIX}denied.dat.gz: InternalError (HTTP {status}): "
+                              "failure injected by the test proxy"]
 
 
 def test_no_credentials_fail_without_retries(tmp_path: Path, s3_bucket: S3Bucket,
@@ -403,7 +504,9 @@ def test_no_credentials_fail_without_retries(tmp_path: Path, s3_bucket: S3Bucket
     with pytest.raises(SyncError, match="NoCredentialsError: Unable to locate credentials") as caught:
         sync_directory(str(tmp_path), config)
 
-    assert list(caught.value.report.failed) == [PREFIX + "x.dat.gz"]
+    assert caught.value.report.failed == {  # no attempt was made, so none is counted
+        PREFIX + "x.dat.gz": f"listing s3://{s3_bucket.bucket}/{PREFIX} failed: "
+                             "NoCredentialsError: Unable to locate credentials"}
     assert faulty_s3_proxy.requests == []
     assert not [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
 

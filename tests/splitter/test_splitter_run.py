@@ -14,12 +14,15 @@ import logging
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
+from urllib.parse import unquote
 
 import pytest
 
-from tests.fixtures.s3 import FaultyS3Proxy, S3Bucket
+from tests.fixtures.s3 import (INJECTED_CAUSE, FaultyS3Proxy, S3Bucket, retry_warning,
+                                retry_warnings)
 from tests.reference import parse_line, read_lines
 from utils.common.config import DEFAULT_SPECIAL_PREFIXES, load_config
 from utils.common.errors import LurgeError
@@ -447,7 +450,13 @@ def test_upload_without_a_bucket_is_a_usage_error(tmp_path: Path, snapshots: lis
 
 def s3_settings(bucket: S3Bucket, proxy: FaultyS3Proxy) -> dict[str, object]:
     return {"bucket": bucket.bucket, "prefix": S3_PREFIX, "endpoint_url": proxy.endpoint_url,
-            "region": "us-east-1", "backoff_seconds": 0.01}
+            "region": "us-east-1"}
+
+
+def retry_lines(stderr: str) -> list[str]:
+    """The retry warnings a run wrote (without the log prefix), sorted, with the wait written ``W``."""
+    return sorted(retry_warnings(line.split(": ", 1)[1] for line in stderr.splitlines()
+                                 if " WARNING " in line))
 
 
 def assert_bucket_matches(bucket: S3Bucket, out: Path) -> None:
@@ -493,7 +502,18 @@ def test_upload_retries_failed_puts(tmp_path: Path, snapshots: list[Path], s3_bu
 
     assert finished.returncode == 0, finished.stderr
     assert faulty_s3_proxy.count("PUT", outcome="failed") == 2
+    assert faulty_s3_proxy.count("PUT") == 11 + 2  # every file once, and the two failed PUTs again
     assert_bucket_matches(s3_bucket, out_dir(tmp_path))
+    # One warning per retry, numbered per object (two failures may hit the same one).
+    seen: Counter[str] = Counter()
+    expected = []
+    for request in faulty_s3_proxy.requests:
+        if request.outcome == "failed":
+            seen[request.path] += 1
+            put = f"PutObject of s3:/{unquote(request.path)}"
+            expected.append(retry_warning(put, seen[request.path], 5))
+    assert retry_lines(finished.stderr) == sorted(expected)
+    assert " ERROR " not in finished.stderr
 
 
 @pytest.mark.s3
@@ -508,6 +528,10 @@ def test_upload_that_keeps_failing_exits_1_and_keeps_the_local_set(
     assert finished.returncode == 1
     assert f"failed for: {S3_PREFIX}mueller-lab.dat.gz;" in finished.stderr
     assert faulty_s3_proxy.count("PUT", "mueller-lab.dat.gz") == 5  # every attempt
+    put = f"PutObject of s3://{s3_bucket.bucket}/{S3_PREFIX}mueller-lab.dat.gz"
+    assert retry_lines(finished.stderr) == [retry_warning(put, n, 5) for n in range(1, 5)]
+    assert (f"giving up on {S3_PREFIX}mueller-lab.dat.gz after 5 attempts: {INJECTED_CAUSE}\n"
+            in finished.stderr)
     assert_split_set(out_dir(tmp_path), expected_split(snapshots, GROUPS))
     assert S3_PREFIX + "mueller-lab.dat.gz" not in s3_bucket.keys()
 

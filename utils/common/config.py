@@ -4,12 +4,15 @@ The TOML file is read with :mod:`tomllib`.  Every section maps onto a frozen
 dataclass; the dataclass fields *are* the schema: a key that is not a field is
 rejected, a field without a default is required, and each value is checked
 against the field's type.  Every error names the file, the section and the key.
+A key that lurge no longer uses (:data:`_IGNORED_KEYS`) is read past with one
+warning, so an old file still loads.
 """
 
 from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import logging
 import os
 import re
 import tomllib
@@ -21,6 +24,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from utils.common.errors import ConfigError
 from utils.common.logs import register_secret
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_NAME = "lurge.toml"
 CONFIG_ENV = "LURGE_CONFIG"
@@ -163,8 +168,7 @@ class S3Config:
     region: str = ""
     multipart_threshold: int = 64 * 1024 * 1024
     multipart_chunksize: int = 64 * 1024 * 1024
-    max_attempts: int = 5
-    backoff_seconds: float = 1.0
+    max_attempts: int = 5  # per request, by botocore's standard retry mode
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     concurrency: int = 4
@@ -215,6 +219,11 @@ _SECTIONS: dict[str, type] = {
     "s3": S3Config,
 }
 _REQUIRED_SECTIONS = ("paths", "database", "ldap")
+# Keys of older versions that a file may still set: (section class, key) -> why it is ignored.
+_IGNORED_KEYS: dict[tuple[type, str], str] = {
+    (S3Config, "backoff_seconds"): "botocore's standard retry mode chooses the waits between "
+                                   "attempts (see docs/splitter.md)",
+}
 
 
 def redact_url(url: str) -> str:
@@ -342,8 +351,12 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     for key in raw:
-        if key not in fields:
+        if key in fields:
+            continue
+        ignored = _IGNORED_KEYS.get((cls, key))
+        if ignored is None:
             raise ConfigError(f"{source}: {where} unknown key '{key}'")
+        log.warning("%s: %s %s is no longer used and is ignored: %s", source, where, key, ignored)
     values = {}
     for name, spec in fields.items():
         if name in raw:

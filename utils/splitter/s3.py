@@ -11,15 +11,27 @@ ETag matching the local content: the plain MD5, or the multipart form
 common one).  With ``delete_removed``, objects at the prefix's level that the
 folder no longer has are deleted, but only after every upload succeeded.
 
-boto3 does the transfers: ``upload_file`` with a ``TransferConfig`` sends files
-at or above ``multipart_threshold`` in ``multipart_chunksize`` parts,
-``concurrency`` parts at a time, and aborts a multipart upload that fails.
-botocore makes one attempt per request (its ``Config`` carries the retry
-setting and the timeouts); a failed *file* is sent again from its start, up to
-``max_attempts`` times with exponential backoff from ``backoff_seconds``, so a
-broken multipart upload is restarted whole and the admin's attempt count and
-waits are the ones that apply.  Permanent errors (no credentials, no such
-bucket, access denied) are never retried.
+boto3 and botocore do the rest.  ``upload_file`` with a ``TransferConfig``
+sends files at or above ``multipart_threshold`` in ``multipart_chunksize``
+parts, ``concurrency`` parts at a time, and aborts a multipart upload whose
+part fails for good.  botocore's standard retry mode tries every request (a
+small file's PUT, each part, the bucket check, each page of the listing, each
+delete) up to ``max_attempts`` times with exponential backoff and jitter, and
+only when the failure can pass (server errors, throttling, broken connections,
+timeouts; never an answer such as 403 or 404).  So a failed part is sent again
+by itself, not the whole file.
+
+Each retry is logged as one warning by :class:`_RetryLog`, which watches the
+client's events and decides nothing: ``response-received`` notes why an
+attempt failed, ``request-created`` counts the attempts of each request, and
+an attempt after the first is a retry botocore is really making, after its own
+decision (retry budget included).  The warning is written then, naming the
+request, the cause, "attempt N of M" and the wait botocore took.  Logging from
+a ``needs-retry`` handler instead would mean guessing botocore's answer (every
+handler of that event gets the same arguments, not botocore's result), and
+botocore's own retry message is a debug line that names no request.  The
+attempts of a request that failed for good are remembered for the final
+messages ("giving up on <key> after N attempts").
 
 Caveat: objects whose ETag is not an MD5 (e.g. SSE-KMS on AWS) never match and
 are therefore re-sent on every sync.
@@ -31,19 +43,19 @@ import hashlib
 import logging
 import math
 import os
-import random
 import threading
 import time
+import weakref
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
+from botocore.exceptions import ClientError
 
 from utils.common.config import S3Config
 from utils.common.errors import UploadError
@@ -53,7 +65,6 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 MAX_PARTS = 10_000  # S3's limit on parts per multipart upload
-MAX_BACKOFF_SECONDS = 60.0
 PROGRESS_INTERVAL = 30.0  # seconds between progress lines during a sync
 _READ_BLOCK = MiB
 # Part sizes commonly used by other uploaders, tried when a remote multipart
@@ -61,13 +72,8 @@ _READ_BLOCK = MiB
 _COMMON_PART_SIZES = tuple(n * MiB for n in (5, 8, 10, 15, 16, 25, 32, 50, 64, 100, 128, 256, 512, 1024))
 _MAX_PART_CANDIDATES = 8
 _MAX_NAMES_IN_MESSAGE = 20
-# Answers that no retry can mend: every 403 (access denied, unknown key, bad
-# signature, clock skew), every 404 (no such bucket: this module never asks
-# for a single object), and a few codes that come with a 400.
-_PERMANENT_STATUSES = frozenset({403, 404})
-_PERMANENT_CODES = frozenset({"InvalidBucketName", "InvalidToken", "ExpiredToken", "NoSuchBucket"})
-
-T = TypeVar("T")
+# Where :class:`_RetryLog` keeps its notes in a request's botocore context.
+_CONTEXT_KEY = "lurge_attempts"
 
 
 @dataclass
@@ -106,12 +112,13 @@ class _Remote:
 def make_client(config: S3Config, session: boto3.session.Session | None = None) -> Any:
     """A boto3 S3 client for ``config``; credentials come from boto3's usual chain.
 
-    botocore's retries are off (one attempt per request) because the sync
-    retries whole files.  Checksums are only sent when an operation requires
-    them: several S3-compatible stores reject the newer default trailing
-    checksums.  Custom endpoints use path-style addressing, which S3-compatible
-    stores (Ceph, MinIO) support everywhere.  The connection pool holds every
-    request that ``concurrency`` files of ``concurrency`` parts each can make.
+    botocore's standard retry mode tries each request up to ``max_attempts``
+    times, and every retry is logged (:class:`_RetryLog`).  Checksums are only
+    sent when an operation requires them: several S3-compatible stores reject
+    the newer default trailing checksums.  Custom endpoints use path-style
+    addressing, which S3-compatible stores (Ceph, MinIO) support everywhere.
+    The connection pool holds every request that ``concurrency`` files of
+    ``concurrency`` parts each can make.
     """
     region = config.region or "us-east-1"
     boto_config = BotoConfig(
@@ -120,8 +127,8 @@ def make_client(config: S3Config, session: boto3.session.Session | None = None) 
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
         # botocore's "max_attempts" key counts *retries*; "total_max_attempts"
-        # counts every attempt, so 1 really means "no retry".
-        retries={"total_max_attempts": 1, "mode": "standard"},
+        # counts every attempt, the first included, as [s3] max_attempts does.
+        retries={"total_max_attempts": config.max_attempts, "mode": "standard"},
         max_pool_connections=max(10, config.concurrency * config.concurrency),
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
@@ -130,7 +137,81 @@ def make_client(config: S3Config, session: boto3.session.Session | None = None) 
     kwargs: dict[str, Any] = {"region_name": region, "config": boto_config}
     if config.endpoint_url:
         kwargs["endpoint_url"] = config.endpoint_url
-    return (session or boto3.session.Session()).client("s3", **kwargs)
+    client = (session or boto3.session.Session()).client("s3", **kwargs)
+    _RetryLog(config.max_attempts).register(client.meta.events)
+    return client
+
+
+@dataclass
+class _Attempts:
+    """One API call as :class:`_RetryLog` sees it: what it is, how its last attempt failed."""
+
+    what: str
+    sent: int = 0
+    failure: str = ""
+    failed_at: float = 0.0
+
+
+# The error that ended a request -> how many attempts the request had.
+_ATTEMPTS_OF_ERROR: weakref.WeakKeyDictionary[BaseException, int] = weakref.WeakKeyDictionary()
+_ATTEMPTS_LOCK = threading.Lock()
+
+
+class _RetryLog:
+    """Logs one warning for each retry botocore makes on a client (see the module docstring)."""
+
+    def __init__(self, max_attempts: int) -> None:
+        self.max_attempts = max_attempts
+
+    def register(self, events: Any) -> None:
+        """Watch the client's events (``client.meta.events``)."""
+        events.register("before-parameter-build.s3", self.called)
+        events.register("response-received.s3", self.answered)
+        events.register("request-created.s3", self.sending)
+
+    @staticmethod
+    def called(params: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        """A new API call: note what it is for its retry lines."""
+        context[_CONTEXT_KEY] = _Attempts(_describe_request(model.name, params))
+
+    def sending(self, request: Any, **_: Any) -> None:
+        """An attempt is about to go out; from the second one on, it is a retry."""
+        attempts = request.context.get(_CONTEXT_KEY)
+        if attempts is None:
+            return
+        attempts.sent += 1
+        if attempts.sent > 1:
+            log.warning("%s failed (attempt %d of %d): %s; retrying after %.2f s", attempts.what,
+                        attempts.sent - 1, self.max_attempts, attempts.failure or "no cause given",
+                        time.monotonic() - attempts.failed_at)
+
+    @staticmethod
+    def answered(context: dict[str, Any], exception: BaseException | None,
+                 response_dict: Mapping[str, Any] | None,
+                 parsed_response: Mapping[str, Any] | None, **_: Any) -> None:
+        """An attempt ended: note why it failed, if it did."""
+        attempts = context.get(_CONTEXT_KEY)
+        if attempts is None:
+            return
+        if exception is not None:
+            attempts.failure = _reason(exception)
+            with _ATTEMPTS_LOCK:
+                _ATTEMPTS_OF_ERROR[exception] = attempts.sent
+        elif response_dict is not None and response_dict["status_code"] >= 300:
+            attempts.failure = _answer_reason(parsed_response or {}, response_dict["status_code"])
+        else:
+            return
+        attempts.failed_at = time.monotonic()
+
+
+def _describe_request(operation: str, params: Mapping[str, Any]) -> str:
+    """``<operation> of s3://<bucket>[/<key or prefix>][ (part N)]``."""
+    target = f"s3://{params.get('Bucket', '')}"
+    path = params.get("Key", params.get("Prefix"))
+    if path is not None:
+        target += f"/{path}"
+    part = f" (part {params['PartNumber']})" if "PartNumber" in params else ""
+    return f"{operation} of {target}{part}"
 
 
 def transfer_config(config: S3Config) -> TransferConfig:
@@ -246,7 +327,7 @@ def _matches_remote(path: str, size: int, remote: _Remote, preferred_chunk: int)
     return remote.etag in _digest_file(path, candidates)[1].values()
 
 
-# --------------------------------------------------------------------------- errors and retries
+# --------------------------------------------------------------------------- errors
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -266,13 +347,17 @@ def _status(exc: BaseException) -> int | None:
         cause, ClientError) else None
 
 
+def _answer_reason(response: Mapping[str, Any], status: int | None) -> str:
+    """``<code> (HTTP <status>): <message>`` for an S3 error answer."""
+    error = response.get("Error", {})
+    return f"{error.get('Code', 'Unknown')} (HTTP {status or '?'}): {error.get('Message', '')}".rstrip(": ")
+
+
 def _reason(exc: BaseException) -> str:
     """A one-line description of an error (never includes credentials)."""
     cause = _cause(exc)
     if isinstance(cause, ClientError):
-        error = cause.response.get("Error", {})
-        status = _status(cause) or "?"
-        return f"{error.get('Code', 'Unknown')} (HTTP {status}): {error.get('Message', '')}".rstrip(": ")
+        return _answer_reason(cause.response, _status(cause))
     text = str(cause) or type(cause).__name__
     url = getattr(cause, "kwargs", {}).get("endpoint_url")
     if isinstance(url, str):  # the server, not the object: one cause for every file it failed
@@ -281,39 +366,20 @@ def _reason(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {text}"
 
 
-def is_permanent(exc: BaseException) -> bool:
-    """Whether trying again cannot help: no credentials, no such bucket, access denied."""
+def _attempts_made(exc: BaseException) -> int | None:
+    """How many attempts the request that failed with ``exc`` had; None if none was sent."""
     cause = _cause(exc)
-    if isinstance(cause, (NoCredentialsError, PartialCredentialsError)):
-        return True
-    if not isinstance(cause, ClientError):
-        return False
-    return (_status(cause) in _PERMANENT_STATUSES
-            or cause.response.get("Error", {}).get("Code") in _PERMANENT_CODES)
+    if isinstance(cause, ClientError):  # botocore counts them in every answer
+        retries = cause.response.get("ResponseMetadata", {}).get("RetryAttempts")
+        return None if retries is None else retries + 1
+    with _ATTEMPTS_LOCK:  # a connection error or timeout, noted by _RetryLog
+        return _ATTEMPTS_OF_ERROR.get(cause)
 
 
-def backoff_delay(base: float, attempt: int) -> float:
-    """``base * 2**attempt`` capped at :data:`MAX_BACKOFF_SECONDS`, plus up to 10% jitter."""
-    delay = min(base * 2**attempt, MAX_BACKOFF_SECONDS)
-    return delay + random.uniform(0, delay / 10)
-
-
-def _with_retries(what: str, action: Callable[[], T], attempts: int, backoff: float) -> T:
-    """Run ``action`` up to ``attempts`` times, sleeping with backoff between tries.
-
-    A permanent error (:func:`is_permanent`) is raised at once.
-    """
-    for attempt in range(attempts):
-        try:
-            return action()
-        except Exception as exc:  # noqa: BLE001 - any other failure is retried
-            if attempt + 1 >= attempts or is_permanent(exc):
-                raise
-            delay = backoff_delay(backoff, attempt)
-            log.warning("%s failed (attempt %d of %d): %s; retrying in %.2f s",
-                        what, attempt + 1, attempts, _reason(exc), delay)
-            time.sleep(delay)
-    raise AssertionError("unreachable")  # attempts >= 1
+def _after_attempts(exc: BaseException) -> str:
+    """`` after N attempts`` when the failed request was retried, else nothing."""
+    attempts = _attempts_made(exc)
+    return f" after {attempts} attempts" if attempts is not None and attempts > 1 else ""
 
 
 def describe_failures(failed: Mapping[str, str]) -> list[str]:
@@ -333,8 +399,8 @@ def check_bucket(config: S3Config, session: boto3.session.Session | None = None)
     """Fail at once with the cause unless boto3 has credentials and the bucket answers.
 
     Missing credentials are found without a request; the bucket is then asked
-    for (``HeadBucket``).  No such bucket and access denied are not retried;
-    other failures are retried like any request.  Raises :class:`UploadError`.
+    for (``HeadBucket``), which botocore retries like any request (never after
+    no such bucket or access denied).  Raises :class:`UploadError`.
     """
     if not config.bucket:
         raise UploadError("no S3 bucket is configured ([s3] bucket)")
@@ -349,19 +415,19 @@ def check_bucket(config: S3Config, session: boto3.session.Session | None = None)
             "(see docs/splitter.md)")
     client = make_client(config, session)
     try:
-        _with_retries(f"checking {where}", lambda: client.head_bucket(Bucket=config.bucket),
-                      config.max_attempts, config.backoff_seconds)
+        client.head_bucket(Bucket=config.bucket)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one clear message
         status = _status(exc)
+        after = _after_attempts(exc)
         if status == 404:
             problem = "the bucket does not exist (HTTP 404)"
         elif status == 403:
             problem = (f"access is denied (HTTP 403): the credentials boto3 found "
                        f"({credentials.method}) are not valid there or may not use the bucket")
-        elif is_permanent(exc):
-            problem = _reason(exc)
+        elif after:
+            problem = f"still failing{after}: {_reason(exc)}"
         else:
-            problem = f"still failing after {config.max_attempts} attempts: {_reason(exc)}"
+            problem = _reason(exc)
         raise UploadError(f"S3 bucket {where} cannot be used: {problem}") from exc
     log.info("S3 bucket %s answers; the credentials come from %s", where, credentials.method)
 
@@ -442,7 +508,8 @@ def sync_directory(local_dir: str, config: S3Config, *, delete_removed: bool = F
     every upload succeeded and the directory is not empty.  Raises
     :class:`SyncError` (an :class:`UploadError` carrying the report, its
     message naming the failed keys and their causes) after logging the summary
-    if any file failed.
+    if any file failed.  ``client`` defaults to :func:`make_client`'s, which
+    logs its retries.
     """
     if not config.bucket:
         raise UploadError("no S3 bucket is configured ([s3] bucket)")
@@ -455,11 +522,9 @@ def sync_directory(local_dir: str, config: S3Config, *, delete_removed: bool = F
     report = SyncReport()
 
     try:
-        remote = _with_retries(f"listing {where}",
-                               lambda: _list_remote(client, config.bucket, config.prefix),
-                               config.max_attempts, config.backoff_seconds)
+        remote = _list_remote(client, config.bucket, config.prefix)
     except Exception as exc:  # noqa: BLE001
-        reason = f"listing {where} failed: {_reason(exc)}"
+        reason = f"listing {where} failed{_after_attempts(exc)}: {_reason(exc)}"
         report.failed = {key: reason for key in files}
         _log_summary(where, report, started)
         raise SyncError(f"S3 sync to {where} failed: {reason}", report) from exc
@@ -500,18 +565,12 @@ def _run_uploads(client: Any, config: S3Config, files: dict[str, str],
     """Sync every file, ``config.concurrency`` at a time, logging progress."""
     transfer = transfer_config(config)
     tally = _Tally()
-
-    def attempt(key: str, path: str) -> tuple[bool, int]:
-        return _with_retries(f"uploading {path} to {key}",
-                             lambda: _sync_file(client, config, transfer, path, key, remote.get(key),
-                                                tally),
-                             config.max_attempts, config.backoff_seconds)
-
     last_progress = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, config.concurrency),
                             thread_name_prefix="s3-sync") as pool:
         pending: dict[Future[tuple[bool, int]], str] = {
-            pool.submit(attempt, key, path): key for key, path in files.items()
+            pool.submit(_sync_file, client, config, transfer, path, key, remote.get(key), tally): key
+            for key, path in files.items()
         }
         while pending:
             done, _ = wait(pending, timeout=PROGRESS_INTERVAL, return_when=FIRST_COMPLETED)
@@ -521,9 +580,7 @@ def _run_uploads(client: Any, config: S3Config, files: dict[str, str],
                     uploaded, size = future.result()
                 except Exception as exc:  # noqa: BLE001
                     report.failed[key] = _reason(exc)
-                    log.error("giving up on %s%s: %s", key,
-                              "" if is_permanent(exc) else f" after {config.max_attempts} attempts",
-                              report.failed[key])
+                    log.error("giving up on %s%s: %s", key, _after_attempts(exc), report.failed[key])
                     continue
                 if uploaded:
                     report.uploaded.append(key)
@@ -544,12 +601,11 @@ def _delete_stale(client: Any, config: S3Config, stale: list[str], report: SyncR
     """Delete objects no longer produced; failures go into ``report.failed``."""
     for key in stale:
         try:
-            _with_retries(f"deleting {key}",
-                          lambda: client.delete_object(Bucket=config.bucket, Key=key),
-                          config.max_attempts, config.backoff_seconds)
+            client.delete_object(Bucket=config.bucket, Key=key)
         except Exception as exc:  # noqa: BLE001
-            report.failed[key] = f"delete failed: {_reason(exc)}"
-            log.error("could not delete stale object %s: %s", key, _reason(exc))
+            after, reason = _after_attempts(exc), _reason(exc)
+            report.failed[key] = f"delete failed{after}: {reason}"
+            log.error("could not delete stale object %s%s: %s", key, after, reason)
         else:
             report.deleted.append(key)
             log.info("deleted stale object s3://%s/%s", config.bucket, key)
