@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from tests.hostile import HOSTILE, Domain, path_fields
-from tests.reference import decode_path as reference_decode_path
+from tests.reference import decode_path as reference_decode_path, unquote_go
 from utils.demo.goquote import go_quote
 from utils.snapshots.pathfields import (decode_path, decode_path_spans, decode_paths,
                                         prefix_candidates, unquote)
@@ -60,6 +60,14 @@ def test_malformed_quoting_does_not_unquote(field: bytes) -> None:
     paths, valid = decode_paths(pa.array([b'"/ok"', field, b"L29r"], type=pa.binary()))
     assert valid.tolist() == [True, False, True]
     assert paths.to_pylist()[0::2] == [b"/ok", b"/ok"]
+
+
+@HOSTILE
+@given(st.lists(st.sampled_from([b"\\", b'"', b"\n", b"x", b"u", b"U", b"0", b"7", b"8", b"f",
+                                 b"D", b"n", b"'", b"\xff", b"ab/"]), max_size=24))
+def test_unquote_agrees_with_the_reference_on_any_escape_soup(pieces: list[bytes]) -> None:
+    field = b'"' + b"".join(pieces) + b'"'
+    assert unquote(field) == unquote_go(field)
 
 
 @pytest.mark.parametrize("field", [b"L3g==", b"L3g=A", b"=L3g", b"L3g", b"L3g=QQ==",

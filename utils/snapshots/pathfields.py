@@ -31,6 +31,7 @@ _OCTAL = frozenset(b"01234567")
 _SIMPLE = {ord("a"): 0x07, ord("b"): 0x08, ord("f"): 0x0C, ord("n"): 0x0A, ord("r"): 0x0D,
            ord("t"): 0x09, ord("v"): 0x0B, _BACKSLASH: _BACKSLASH, _QUOTE: _QUOTE}
 _MAX_CODE_POINT = 0x10FFFF
+_MAX_ODD_FIELDS = 4096  # more fields with a backslash or no closing quote: count every field's quotes
 
 
 def unquote(field: bytes) -> bytes | None:
@@ -44,13 +45,14 @@ def unquote(field: bytes) -> bytes | None:
     index = 0
     end = len(body)
     while index < end:
-        byte = body[index]
-        if byte != _BACKSLASH:
-            if byte == _QUOTE or byte == _NEWLINE:
-                return None
-            out.append(byte)
-            index += 1
-            continue
+        backslash = body.find(b"\\", index)
+        run = body[index:end if backslash < 0 else backslash]  # the plain bytes up to an escape
+        if b'"' in run or b"\n" in run:
+            return None
+        out += run
+        if backslash < 0:
+            break
+        index = backslash
         if index + 1 == end:
             return None  # the backslash escapes the closing quote
         kind = body[index + 1]
@@ -180,16 +182,11 @@ def _unquote_spans(array: pa.Array) -> PathSpans:
     count = len(array)
     closed = lengths >= 2
     closed[closed] = raw[ends[closed] - 1] == _QUOTE
-    # per field: how many quotes, backslashes and raw newlines it holds
-    marks = np.flatnonzero((raw == _QUOTE) | (raw == _BACKSLASH) | (raw == _NEWLINE))
-    mark_rows = np.searchsorted(ends, marks, side="right")
-    kinds = raw[marks]
-    backslashes = np.bincount(mark_rows[kinds == _BACKSLASH], minlength=count)
-    quotes = np.bincount(mark_rows[kinds == _QUOTE], minlength=count)
-    newlines = np.bincount(mark_rows[kinds == _NEWLINE], minlength=count)
-    valid = closed & (quotes == 2) & (backslashes == 0) & (newlines == 0)
+    escaping = np.zeros(count, dtype=bool)  # the fields holding a backslash (few)
+    escaping[np.searchsorted(ends, np.flatnonzero(raw == _BACKSLASH), side="right")] = True
+    valid = closed & ~escaping & _only_outer_quotes(raw, starts, ends, closed & ~escaping)
     path_starts, path_ends = starts + 1, ends - 1
-    escaped = np.flatnonzero(closed & (backslashes > 0))
+    escaped = np.flatnonzero(closed & escaping)
     extra: list[bytes] = []
     position = len(raw)
     for row in escaped.tolist():
@@ -204,6 +201,29 @@ def _unquote_spans(array: pa.Array) -> PathSpans:
     path_starts = np.where(valid, path_starts, 0)
     path_ends = np.where(valid, path_ends, 0)
     return PathSpans(data, path_starts, path_ends, valid)
+
+
+def _only_outer_quotes(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                       plain: np.ndarray) -> np.ndarray:
+    """Row mask: the field holds no quote but its first and last byte, and no newline.
+
+    ``plain`` marks the closed fields without a backslash; each holds at least
+    its two outer quotes.  When the quotes of all the fields number two per
+    plain field plus those of the other fields (few, counted one by one), no
+    plain field holds another, and no field needs looking at.
+    """
+    others = np.flatnonzero(~plain).tolist()
+    expected = 2 * (len(plain) - len(others)) + sum(
+        bytes(raw[starts[row]:ends[row]]).count(b'"') for row in others)
+    if len(others) <= _MAX_ODD_FIELDS and int(np.count_nonzero(raw == _QUOTE)) == expected \
+            and _NEWLINE not in raw:
+        return np.ones(len(plain), dtype=bool)
+    marks = np.flatnonzero((raw == _QUOTE) | (raw == _NEWLINE))
+    mark_rows = np.searchsorted(ends, marks, side="right")
+    kinds = raw[marks]
+    quotes = np.bincount(mark_rows[kinds == _QUOTE], minlength=len(plain))
+    newlines = np.bincount(mark_rows[kinds == _NEWLINE], minlength=len(plain))
+    return (quotes == 2) & (newlines == 0)
 
 
 def _merge(count: int, parts: list[tuple[np.ndarray, PathSpans]]) -> PathSpans:
