@@ -28,6 +28,7 @@ from utils.inspector.aggregate import InspectionConsumer, inspect_snapshot, plan
 from utils.manager.fused_worker import read_once  # noqa: E402
 from utils.directory.ldap import DirectorySnapshot  # noqa: E402
 from utils.snapshots.discovery import Snapshot  # noqa: E402
+from utils.snapshots.reader import LEAN_BLOCK_SIZE  # noqa: E402
 from utils.common.errors import SnapshotError  # noqa: E402
 from utils.splitter.split import make_plan, split_snapshots  # noqa: E402
 from utils.report.usage import (OwnerUsageConsumer, aggregate_owner_usage, aggregate_usage,  # noqa: E402
@@ -80,7 +81,8 @@ def fused_pass(path: str) -> None:
     snapshot = snapshot_of(path)
     usage = OwnerUsageConsumer(snapshot.time)
     inspection = InspectionConsumer(plan_for_roots(ROOTS, 2, DEFAULT_FILETYPES, snapshot.time))
-    read_once(snapshot, [usage, inspection], label="usage and inspection")
+    read_once(snapshot, [usage, inspection], label="usage and inspection",
+              block_size=LEAN_BLOCK_SIZE)
     group_totals(usage.result())
     inspection.records(snapshot, "scratch118", DIRECTORY)
 

@@ -18,7 +18,7 @@ from utils.report.usage import OwnerUsageConsumer
 from utils.report.worker import StagedVolume, VolumeTask, stage_usage
 from utils.snapshots.chunks import Chunk
 from utils.snapshots.discovery import Snapshot
-from utils.snapshots.reader import ReadStats, map_chunks
+from utils.snapshots.reader import BLOCK_SIZE, LEAN_BLOCK_SIZE, ReadStats, map_chunks
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,13 @@ class ChunkConsumer(Protocol):
 
 
 def read_once(snapshot: Snapshot, consumers: Sequence[ChunkConsumer], *, label: str,
-              stats: ReadStats | None = None) -> None:
+              stats: ReadStats | None = None, block_size: int = BLOCK_SIZE) -> None:
     """Read ``snapshot`` once, handing every chunk to each consumer in turn."""
     def per_chunk(chunk: Chunk) -> list[Any]:
         return [consumer.per_chunk(chunk) for consumer in consumers]
 
     for partials in map_chunks(snapshot.path, per_chunk, label=label, stats=stats,
+                               block_size=block_size,
                                max_malformed_fraction=snapshot.max_malformed_fraction):
         for consumer, partial in zip(consumers, partials):
             consumer.collect(partial)
@@ -69,7 +70,8 @@ def read_volume(task: FusedTask) -> FusedResult:
     inspection = None if task.inspection is None else InspectionConsumer(plan_of(task.inspection))
     consumers: list[ChunkConsumer] = [usage] if inspection is None else [usage, inspection]
     what = "usage" if inspection is None else "usage and inspection"
-    read_once(snapshot, consumers, label=f"{what} of volume {snapshot.volume}", stats=stats)
+    read_once(snapshot, consumers, label=f"{what} of volume {snapshot.volume}", stats=stats,
+              block_size=BLOCK_SIZE if inspection is None else LEAN_BLOCK_SIZE)
     staged = stage_usage(task.report, usage.result(), stats)
     if inspection is None:
         return FusedResult(staged, None)

@@ -20,6 +20,10 @@ from utils.snapshots.compression import GZIP_READ_ERRORS, open_gzip_reader
 log = logging.getLogger(__name__)
 
 BLOCK_SIZE = 8 * 1024 * 1024  # decompressed bytes per block
+# For the passes that hold more per block in flight (the inspector's views and
+# sums, the splitter's kept text and gzip members): as fast as 8 MiB, with a
+# peak RSS about 50 MB lower (measured: inspector ~300 MB instead of ~350).
+LEAN_BLOCK_SIZE = 6 * 1024 * 1024
 PARSE_THREADS = 2
 T = TypeVar("T")
 
