@@ -5,7 +5,8 @@
 
 Generates (or reuses, under bench/data/) seeded snapshots with the shared
 generator (utils/demo/synthetic.py), then measures in one run, each pass in a
-fresh process: (a) decompression only, with the fastest decompressor and with
+fresh process, once per round with the passes interleaved (best time and
+highest peak RSS kept): (a) decompression only, with the fastest decompressor and with
 stdlib gzip; (b) the report aggregation (sums per user and group, the group
 totals derived from them), and (b') the sums per group alone; (c) the inspector
 aggregation, and (c') one read feeding both the report's sums and the
@@ -154,6 +155,24 @@ def run_manager(data: str, lines: int, mode: str = "both") -> dict:
         return {"pass": f"manager {mode}", "seconds": seconds, "cpu_seconds": cpu}
 
 
+def best_runs(jobs: dict[str, tuple[str, str]], rounds: int) -> dict[str, dict]:
+    """Each job (result name -> pass, file) run once per round, the jobs interleaved so
+    that a slow spell of the machine hits them all alike: the best time and CPU time
+    of each, and its highest peak RSS."""
+    best: dict[str, dict] = {}
+    for _ in range(rounds):
+        for name, (pass_name, path) in jobs.items():
+            result = run_pass(pass_name, path, 1)
+            if name not in best:
+                best[name] = result
+                continue
+            kept = best[name]
+            kept["seconds"] = min(kept["seconds"], result["seconds"])
+            kept["cpu_seconds"] = min(kept["cpu_seconds"], result["cpu_seconds"])
+            kept["peak_rss_bytes"] = max(kept["peak_rss_bytes"], result["peak_rss_bytes"])
+    return best
+
+
 def best_manager_runs(data: str, lines: int, repeats: int) -> dict[str, dict]:
     """The best of ``repeats`` runs of each manager mode, the modes interleaved."""
     best: dict[str, dict] = {}
@@ -169,7 +188,9 @@ def best_manager_runs(data: str, lines: int, repeats: int) -> dict[str, dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=2_000_000, help="lines per snapshot (N)")
-    parser.add_argument("--repeats", type=int, default=2, help="runs per pass (best is kept)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds: each pass runs once per round, interleaved with the others "
+                             "(the best time and the highest peak RSS are kept)")
     parser.add_argument("--data", default=os.path.join(HERE, "data"), help="generated inputs")
     parser.add_argument("--json", default=os.path.join(HERE, "results.json"), help="JSON output")
     parser.add_argument("--no-rss", action="store_true", help="skip the 4N memory runs")
@@ -178,14 +199,14 @@ def main() -> int:
     args = parser.parse_args()
     lines = args.lines
     single = snapshot(args.data, lines)
-    results = {name: run_pass(name, single, args.repeats) for name in PASS_NAMES}
-    for result in results.values():
-        result["lines"] = lines
     variants = {"dirty": dirty_snapshot(args.data, lines),
                 "wrstat6": quoted_snapshot(args.data, lines)}
-    for variant, path in variants.items():
-        for name in VARIANT_PASSES:
-            results[f"{name} {variant}"] = dict(run_pass(name, path, args.repeats), lines=lines)
+    jobs = {name: (name, single) for name in PASS_NAMES}
+    jobs.update({f"{name} {variant}": (name, path) for variant, path in variants.items()
+                 for name in VARIANT_PASSES})
+    results = best_runs(jobs, args.repeats)
+    for result in results.values():
+        result["lines"] = lines
     if not args.no_manager:
         results.update(best_manager_runs(args.data, lines, args.repeats))
     if not args.no_rss:
