@@ -3,12 +3,11 @@
 When both stages are pending, each volume's worker decompresses and parses
 its snapshot once, and every chunk feeds several consumers
 (:mod:`utils.manager.fused_worker`): the report's per-(user, group) sums and,
-for a volume whose inspection is pending, the inspector.  The report is then published exactly as on its own (the
-database, the page, then the TSVs: :func:`utils.report.run.run_report` with
-:class:`FusedRead` as its stager), and the inspections as the inspector
-stage loads them (:func:`utils.inspector.run.load_records`), between the
-report's database rows and its page, so the page is built once and shows
-both.
+for a volume whose inspection is pending, the inspector.  The report is then
+published as on its own (:func:`utils.report.run.run_report` with
+:class:`FusedRead` as its stager), and the inspections as the inspector stage
+loads them (:func:`utils.inspector.run.load_records`), right after the
+report's database rows: the page, written next, is built once and shows both.
 """
 
 from __future__ import annotations

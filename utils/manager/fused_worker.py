@@ -8,7 +8,6 @@ workers it imports no database or page code.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
@@ -19,8 +18,6 @@ from utils.report.worker import StagedVolume, VolumeTask, stage_usage
 from utils.snapshots.chunks import Chunk
 from utils.snapshots.discovery import Snapshot
 from utils.snapshots.reader import BLOCK_SIZE, LEAN_BLOCK_SIZE, ReadStats, map_chunks
-
-log = logging.getLogger(__name__)
 
 
 class ChunkConsumer(Protocol):
