@@ -110,12 +110,12 @@ def tsv_headers() -> list[str]:
     return sorted(set(found))
 
 
-SPEC_COLUMNS = (  # the per-user TSV and the newest report columns, written by other modules
+NEWER_COLUMNS = (  # the per-user TSV and the newest report columns, written by other modules
     "Inodes", "Inode Quota", "Inode Quota Used", "Days Until Full (bytes)",
     "Days Until Full (inodes)", "Status", "User")
 
 
-@pytest.mark.parametrize("header", tsv_headers() + list(SPEC_COLUMNS))
+@pytest.mark.parametrize("header", tsv_headers() + list(NEWER_COLUMNS))
 def test_every_output_column_is_explained(header: str) -> None:
     text = (DOCS / "outputs.md").read_text(encoding="utf-8")
     assert f"`{header}`" in text, header

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Route, sync_playwright
 
 from tests.configs import base_sections, write_config
 from tests.fixtures.fakes import FakeLfs
@@ -203,15 +203,21 @@ def test_filtering_by_group_or_pi(opened: OpenedPage) -> None:
     assert opened.errors == []
 
 
+def shown_chart(charts: Locator, index: int) -> Locator:
+    """The ``index``-th chart, scrolled into view; it must be drawn at a readable size."""
+    chart = charts.nth(index)
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    assert box is not None and box["width"] > 200 and box["height"] > 80
+    return chart
+
+
 def test_every_history_chart_renders(opened: OpenedPage) -> None:
     for number, volume in enumerate(sample_report().volumes, 1):
         charts = opened.page.locator(f"#volume-{number} figure.chart svg")
         assert charts.count() == len(volume.histories)
         for index in range(charts.count()):
-            chart = charts.nth(index)
-            chart.scroll_into_view_if_needed()
-            box = chart.bounding_box()
-            assert box is not None and box["width"] > 200 and box["height"] > 80
+            chart = shown_chart(charts, index)
             drawn = chart.evaluate(
                 "svg => Array.from(svg.querySelectorAll('path'))"
                 ".filter(p => { const b = p.getBBox(); return b.width > 0 || b.height > 0; }).length")
@@ -362,10 +368,7 @@ def test_every_chart_of_a_reported_page_renders(run_opened: OpenedPage,
         assert charts.count() == len(captions)
         nights: dict[str, list[int]] = {}
         for index in range(charts.count()):
-            chart = charts.nth(index)
-            chart.scroll_into_view_if_needed()
-            box = chart.bounding_box()
-            assert box is not None and box["width"] > 200 and box["height"] > 80
+            chart = shown_chart(charts, index)
             # the usage line (in USAGE_COLOUR, clipped to the axes, unlike the legend's sample):
             # one vertex per night the group was reported
             vertices = chart.evaluate(

@@ -187,13 +187,13 @@ _ARROW_BLOCK = 4 * 1024 * 1024  # with threads, Arrow tokenizes a block in piece
 _ARROW_SERIAL_BLOCK = 1024 * 1024  # without threads, this size is fastest (cache-friendly)
 _FIRST_LINE_LOOK = 64 * 1024  # how far the first line is searched for its tab count
 _MAX_RUNS = 256  # more runs of valid rows than this: gathered, not sliced
-_MAX_SKIPPED = 4096
+_MAX_SKIPPED = 4096  # more rows Arrow cannot take than this in a block: the masking lane is cheaper
 _HIGH_BITS = np.uint64(0x8080808080808080)  # eight bytes at a time: see _positions_of
 _HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
 _LOW_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
 _DIGIT_HIGH_NIBBLES = np.uint64(0x3030303030303030)
 _SIXES = np.uint64(0x0606060606060606)
-_MAX_HIGH_BYTES = 1 << 16  # non-ASCII bytes checked line by line before skipping rows  # more odd rows than this in a block: the masking lane is cheaper
+_MAX_HIGH_BYTES = 1 << 16  # non-ASCII bytes checked line by line before skipping rows
 
 
 class _Refused(Exception):
@@ -201,7 +201,7 @@ class _Refused(Exception):
 
 
 def parse_block(block: bytes | bytearray, *, use_threads: bool = True) -> BlockResult:
-    """Parse a line-aligned block of snapshot text (the last line may lack ``\n``)."""
+    """Parse a line-aligned block of snapshot text (the last line may lack ``\\n``)."""
     if not block:
         return BlockResult(empty_chunk(), 0, 0)
     if b"\r" not in block and not block.startswith(_BOM):  # Arrow: lone \r ends a row,
@@ -405,8 +405,7 @@ def _line_spans_around_odd(block: bytes | bytearray, table: pa.Table, kept_lines
     """
     widths = np.zeros(line_count, dtype=np.int64)
     if len(kept_lines):
-        kept_ends = _spans_from_fields(_field_offsets(table))[1]
-        widths[kept_lines] = np.diff(kept_ends, prepend=-1) - 1  # each row's width, tabs included
+        widths[kept_lines] = _row_widths(_field_offsets(table))
     widths[odd_lines] = 0
     before = np.cumsum(widths + 1) - (widths + 1)  # each line's start, odd lines as empty
     extra = 0  # the odd lines' bytes so far
@@ -592,13 +591,19 @@ def _longest_line_bound(table: pa.Table, fields: int) -> int:
     return bound
 
 
-def _spans_from_fields(offsets: list[list[np.ndarray]]) -> Spans:
-    """Line spans of a block whose lines are their fields joined by single tabs
-    and ended by ``\\n``, from the fields' offsets (no pass over the text)."""
+def _row_widths(offsets: list[list[np.ndarray]]) -> np.ndarray:
+    """Each row's width as a line: its fields' lengths plus the tabs between them."""
     widths = np.full(sum(len(piece) - 1 for piece in offsets[0]), len(offsets) - 1,
                      dtype=np.int64)
     for pieces in offsets:
         widths += np.concatenate([np.diff(piece) for piece in pieces])
+    return widths
+
+
+def _spans_from_fields(offsets: list[list[np.ndarray]]) -> Spans:
+    """Line spans of a block whose lines are their fields joined by single tabs
+    and ended by ``\\n``, from the fields' offsets (no pass over the text)."""
+    widths = _row_widths(offsets)
     ends = np.cumsum(widths + 1) - 1
     return ends - widths, ends
 
