@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from utils.snapshots.compression import open_gzip_reader  # noqa: E402
 from utils.common.config import DEFAULT_FILETYPES, DEFAULT_SPECIAL_PREFIXES, SplitterConfig  # noqa: E402
 from utils.inspector.aggregate import InspectionConsumer, inspect_snapshot, plan_for_roots  # noqa: E402
-from utils.manager.fused_worker import read_once  # noqa: E402
+from utils.snapshots.consumers import read_once  # noqa: E402
 from utils.directory.ldap import DirectorySnapshot  # noqa: E402
 from utils.snapshots.discovery import Snapshot  # noqa: E402
 from utils.snapshots.reader import LEAN_BLOCK_SIZE  # noqa: E402

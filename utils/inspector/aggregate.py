@@ -31,7 +31,8 @@ from utils.inspector.filetypes import NO_TYPE, FileTypeMatcher
 from utils.directory.ldap import DirectorySnapshot
 from utils.snapshots.chunks import Chunk
 from utils.snapshots.discovery import Snapshot
-from utils.snapshots.reader import LEAN_BLOCK_SIZE, ReadStats, map_chunks
+from utils.snapshots.consumers import read_once
+from utils.snapshots.reader import LEAN_BLOCK_SIZE, ReadStats
 from utils.report.rows import days_since
 from utils.inspector.roots import NOT_INSPECTED, Components, InspectRoot, classify
 
@@ -489,11 +490,8 @@ def inspect_snapshot(snapshot: Snapshot, volume_name: str, plan: InspectionPlan,
                      stats: ReadStats | None = None) -> list[DirectoryRecord]:
     """Every record under the plan's roots on one volume, ordered by key."""
     consumer = InspectionConsumer(plan)
-    for partial in map_chunks(snapshot.path, consumer.per_chunk,
-                              label=f"inspecting volume {snapshot.volume}", stats=stats,
-                              block_size=LEAN_BLOCK_SIZE,
-                              max_malformed_fraction=snapshot.max_malformed_fraction):
-        consumer.collect(partial)
+    read_once(snapshot, [consumer], label=f"inspecting volume {snapshot.volume}", stats=stats,
+              block_size=LEAN_BLOCK_SIZE)
     return consumer.records(snapshot, volume_name, directory)
 
 

@@ -1,46 +1,22 @@
 """The worker's side of the one read in ``manager.py both`` (docs/performance.md).
 
 Each volume's worker decompresses and parses its snapshot once and hands
-every chunk to several consumers: the report's per-(user, group) sums and,
-when the volume's inspection is pending, the inspector.  Like the other
-workers it imports no database or page code.
+every chunk to several consumers (:func:`utils.snapshots.consumers.read_once`):
+the report's per-(user, group) sums and, when the volume's inspection is
+pending, the inspector.  Like the other workers it imports no database or
+page code.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
 
 from utils.inspector.aggregate import DirectoryRecord, InspectionConsumer
 from utils.inspector.worker import InspectTask, plan_of
 from utils.report.usage import OwnerUsageConsumer
 from utils.report.worker import StagedVolume, VolumeTask, stage_usage
-from utils.snapshots.chunks import Chunk
-from utils.snapshots.discovery import Snapshot
-from utils.snapshots.reader import BLOCK_SIZE, LEAN_BLOCK_SIZE, ReadStats, map_chunks
-
-
-class ChunkConsumer(Protocol):
-    """A pass that takes its share of each chunk of a read."""
-
-    def per_chunk(self, chunk: Chunk) -> Any:
-        """This chunk's partial result (runs in the reader's parse threads)."""
-
-    def collect(self, partial: Any) -> None:
-        """Take one partial result (on the reading thread, in file order)."""
-
-
-def read_once(snapshot: Snapshot, consumers: Sequence[ChunkConsumer], *, label: str,
-              stats: ReadStats | None = None, block_size: int = BLOCK_SIZE) -> None:
-    """Read ``snapshot`` once, handing every chunk to each consumer in turn."""
-    def per_chunk(chunk: Chunk) -> list[Any]:
-        return [consumer.per_chunk(chunk) for consumer in consumers]
-
-    for partials in map_chunks(snapshot.path, per_chunk, label=label, stats=stats,
-                               block_size=block_size,
-                               max_malformed_fraction=snapshot.max_malformed_fraction):
-        for consumer, partial in zip(consumers, partials):
-            consumer.collect(partial)
+from utils.snapshots.consumers import ChunkConsumer, read_once
+from utils.snapshots.reader import BLOCK_SIZE, LEAN_BLOCK_SIZE, ReadStats
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from utils.snapshots.chunks import Chunk
+from utils.snapshots.consumers import read_once
 from utils.snapshots.discovery import Snapshot
 from utils.snapshots.reader import ReadStats, map_chunks
 
@@ -169,10 +170,7 @@ def aggregate_owner_usage(snapshot: Snapshot,
                           stats: ReadStats | None = None) -> dict[tuple[int, int], GroupUsage]:
     """(uid, gid) -> usage over every well-formed line of ``snapshot`` (all object types)."""
     consumer = OwnerUsageConsumer(snapshot.time)
-    for partial in map_chunks(snapshot.path, consumer.per_chunk,
-                              label=f"usage of volume {snapshot.volume}", stats=stats,
-                              max_malformed_fraction=snapshot.max_malformed_fraction):
-        consumer.collect(partial)
+    read_once(snapshot, [consumer], label=f"usage of volume {snapshot.volume}", stats=stats)
     return consumer.result()
 
 
