@@ -1,16 +1,17 @@
 """The nightly usage report, end to end (what it computes: docs/outputs.md).
 
-One worker process per volume reads its snapshot once, sums it per (user,
-group), builds that volume's group and per-user rows and stages them in its
-own SQLite file.  The parent then publishes: first the database (group and
-user rows in one transaction, skipped when the date is loaded), then the
-HTML page built from the database's rows (atomically, always rewritten),
-then the per-user TSV and the group TSV (each atomically, skipped when the
-group TSV exists) — the group TSV is the manager's "done" marker, so it is
-written last, and a failed page write stops the run before it.  Staging
-files are removed whatever
-happens, including a stop by SIGTERM or Ctrl-C.  A failed snapshot aborts
-the run before anything is published.
+One worker process per volume (:mod:`utils.report.worker`) reads its snapshot
+once, sums it per (user, group), builds that volume's group and per-user rows
+and stages them in its own SQLite file.  The parent then publishes: first the
+database (group and user rows in one transaction, skipped when the date is
+loaded), then the HTML page built from the database's rows (atomically,
+always rewritten; in ``manager.py both`` the inspection read alongside is
+loaded just before it), then the per-user TSV and the group TSV (each
+atomically, skipped when the group TSV exists).  The group TSV is the
+manager's "done" marker, so it is written last, and a failed page write stops
+the run before it.  Staging files are removed whatever happens, including a
+stop by SIGTERM or Ctrl-C.  A failed snapshot aborts the run before anything
+is published.
 """
 
 from __future__ import annotations
