@@ -1,32 +1,35 @@
 #!/usr/bin/env python3
 """Throughput benchmarks of the three passes, as ratios to decompression.
 
-    python bench/run.py [--lines N] [--repeats R] [--json PATH]
+    python bench/run.py [--lines N] [--repeats R] [--manager-lines M] [--json PATH]
 
 Generates (or reuses, under bench/data/) seeded snapshots with the shared
 generator (utils/demo/synthetic.py), then measures in one run, each pass in a
 fresh process, once per round with the passes interleaved (best time and
-highest peak RSS kept): (a) decompression only, with the fastest decompressor and with
-stdlib gzip; (b) the report aggregation (sums per user and group, the group
-totals derived from them), and (b') the sums per group alone; (c) the inspector
-aggregation, and (c') one read feeding both the report's sums and the
-inspector, as ``manager.py both`` reads each snapshot; (d) the splitter
-including its gzip output; (e) ``manager.py both`` on a 3-volume set with 2
-workers (one read per snapshot for both stages), and (e') ``manager.py
-inspector`` alone on the same set; and the peak RSS of (b), (c) and (d) at N
-and 4N lines.  (a)-(d) also run on two variants of the same snapshot:
-``dirty`` (one line in a thousand malformed, spread evenly) and ``wrstat6``
-(the same tree with Go-quoted paths and 12 fields); each variant's passes are
-compared with the decompression of that variant's file.  Prints a table
-(lines/s and each pass's ratio to decompression), each variant's ratio to the
-clean file's, the ratios (b)/(b'), (c')/(c) and (e)/(e') in wall time and in
-CPU time (steadier on a shared machine), and writes it all as JSON.
+highest peak RSS kept): (a) decompression only, with the fastest decompressor
+and with stdlib gzip; (b) the report aggregation (sums per user and group, the
+group totals derived from them), and (b') the sums per group alone; (c) the
+inspector aggregation, and (c') one read feeding both the report's sums and
+the inspector, as ``manager.py both`` reads each snapshot; (d) the splitter
+including its gzip output; (e) ``manager.py both`` on a 3-volume set of M
+lines per snapshot (default 4N) with 2 workers (one read per snapshot for both
+stages), and (e') ``manager.py inspector`` alone on the same set; and the peak
+RSS of (b), (c) and (d) at N and 4N lines.  (a)-(d) also run on three variants
+of the same snapshot: ``dirty`` (one line in a thousand malformed, spread
+evenly), ``wrstat6`` (the same tree with Go-quoted paths and 12 fields) and
+``wrstat6-base64`` (that file with its paths in base64: the quoting's own cost
+is wrstat6 against it); each variant's passes are compared with the
+decompression of that variant's file.  Prints a table (lines/s and each pass's
+ratio to decompression), each variant's ratio to the clean file's, the ratios
+(b)/(b'), (c')/(c) and (e)/(e') in wall time and in CPU time (steadier on a
+shared machine), and writes it all as JSON.
 Ratios, not absolute rates, are what compare across machines and runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import json
 import os
@@ -42,6 +45,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
+from utils.snapshots.compression import open_gzip_reader  # noqa: E402
+from utils.snapshots.pathfields import decode_path  # noqa: E402
 from utils.demo.synthetic import (MALFORMED_KINDS, SyntheticOptions, synthetic_lines,  # noqa: E402
                                   write_snapshot)
 
@@ -101,6 +106,25 @@ def quoted_snapshot(data: str, lines: int) -> str:
                                    shape="wrstat6")
         write_snapshot(path, synthetic_lines("/lustre/scratch118", options), mtime=SNAPSHOT_TIME)
     return path
+
+
+def base64_twin(data: str, lines: int) -> str:
+    """The wrstat 6 snapshot with each path field in base64 instead (directories without
+    their trailing ``/``), every other byte the same: the same tree in base64, with the
+    same 12 fields, so that comparing the two measures the quoting alone."""
+    directory = os.path.join(data, f"{lines}-wrstat6-base64")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{SET_DATE:%Y%m%d}_118.dat.gz")
+    if not os.path.exists(path):
+        print(f"generating {path} ({lines:,} lines, wrstat 6 with base64 paths)", file=sys.stderr)
+        with open_gzip_reader(quoted_snapshot(data, lines)) as quoted:
+            write_snapshot(path, (_in_base64(line) for line in quoted), mtime=SNAPSHOT_TIME)
+    return path
+
+
+def _in_base64(line: bytes) -> bytes:
+    field, rest = line.split(b"\t", 1)
+    return base64.b64encode(decode_path(field)) + b"\t" + rest
 
 
 def run_pass(name: str, path: str, repeats: int) -> dict:
@@ -194,13 +218,18 @@ def main() -> int:
     parser.add_argument("--data", default=os.path.join(HERE, "data"), help="generated inputs")
     parser.add_argument("--json", default=os.path.join(HERE, "results.json"), help="JSON output")
     parser.add_argument("--no-rss", action="store_true", help="skip the 4N memory runs")
+    parser.add_argument("--manager-lines", type=int, default=None,
+                        help="lines per snapshot of the 3-volume set for manager.py both and "
+                             "manager.py inspector (default 4N: the job's fixed costs, such as "
+                             "the page's charts, weigh as little as on real volumes)")
     parser.add_argument("--no-manager", action="store_true",
                         help="skip manager.py both and manager.py inspector")
     args = parser.parse_args()
     lines = args.lines
     single = snapshot(args.data, lines)
     variants = {"dirty": dirty_snapshot(args.data, lines),
-                "wrstat6": quoted_snapshot(args.data, lines)}
+                "wrstat6": quoted_snapshot(args.data, lines),
+                "wrstat6-base64": base64_twin(args.data, lines)}
     jobs = {name: (name, single) for name in PASS_NAMES}
     jobs.update({f"{name} {variant}": (name, path) for variant, path in variants.items()
                  for name in VARIANT_PASSES})
@@ -208,7 +237,7 @@ def main() -> int:
     for result in results.values():
         result["lines"] = lines
     if not args.no_manager:
-        results.update(best_manager_runs(args.data, lines, args.repeats))
+        results.update(best_manager_runs(args.data, args.manager_lines or 4 * lines, args.repeats))
     if not args.no_rss:
         big = snapshot(args.data, 4 * lines)
         for name in RSS_PASSES:
@@ -222,6 +251,8 @@ def main() -> int:
         result["ratio"] = result["lines_per_second"] / own
     comparisons = {f"{name} {variant} vs clean": results[f"{name} {variant}"]["ratio"]
                    / results[name]["ratio"] for variant in variants for name in RSS_PASSES}
+    comparisons.update({f"{name} wrstat6 vs wrstat6-base64": results[f"{name} wrstat6"]["ratio"]
+                        / results[f"{name} wrstat6-base64"]["ratio"] for name in RSS_PASSES})
     compared = {f"{slow} / {fast}{suffix}": results[slow][key] / results[fast][key]
                 for slow, fast in TIME_RATIOS if slow in results and fast in results
                 for key, suffix in (("seconds", ""), ("cpu_seconds", " (CPU)"))
@@ -234,7 +265,7 @@ def main() -> int:
     print(table(results))
     print()
     for name, value in comparisons.items():  # targets: dirty >= 0.9, wrstat6 >= 0.9
-        print(f"{name:32s} {value:5.2f}x")
+        print(f"{name:40s} {value:5.2f}x")
     for name, ratio in compared.items():
         print(f"time of {name}: {ratio:.3f}x")
     print(f"\n(JSON: {args.json})")
@@ -242,12 +273,12 @@ def main() -> int:
 
 
 def table(results: dict) -> str:
-    rows = ["pass                 lines     seconds   M lines/s  ratio  RSS N (MB)  RSS 4N (MB)  growth"]
+    rows = ["pass                         lines     seconds   M lines/s  ratio  RSS N (MB)  RSS 4N (MB)  growth"]
     for name, result in results.items():
         rss = result.get("peak_rss_bytes")
         rss4 = result.get("peak_rss_4n_bytes")
         growth = f"{(rss4 / rss - 1) * 100:+.0f}%" if rss and rss4 else ""
-        rows.append(f"{name:18s} {result['lines']:>9,} {result['seconds']:9.2f} "
+        rows.append(f"{name:26s} {result['lines']:>9,} {result['seconds']:9.2f} "
                     f"{result['lines_per_second'] / 1e6:10.2f} {result['ratio']:6.2f}x "
                     f"{_megabytes(rss):>10} {_megabytes(rss4):>11}  {growth}")
     return "\n".join(rows)

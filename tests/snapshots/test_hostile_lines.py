@@ -12,9 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import tempfile
-from unittest import mock
 
-import numpy as np
 import pytest
 from hypothesis import assume, example, given, strategies as st
 
@@ -74,26 +72,50 @@ def test_parse_block_amended_rules(lines: list[bytes]) -> None:
 
 @HOSTILE
 @given(hostile_lines(Domain.AMENDED, max_lines=20, long=False), st.integers(0, 40))
-def test_line_spans_around_odd_lines_are_the_newlines(lines: list[bytes], clean: int) -> None:
-    """When Arrow skips lines or keeps rows with an empty field, the lines' spans come
-    from the rows' fields and one search per odd line, and are the newlines' own."""
+def test_odd_lines_on_the_whole_block_lane(lines: list[bytes], clean: int) -> None:
+    """When Arrow skips lines or keeps rows with an empty field, the odd lines' text
+    comes from Arrow and every line's span from the rows' fields and that text
+    (no scan for newlines): rows and spans are the reference's, line by line."""
     ordinary = b"L3RtcC9h" + _TAIL + b"\n"  # a well-formed line the lines are spread among
     block = b"".join([ordinary] * clean + lines + [ordinary] * clean)
     assume(block and b"\r" not in block)  # what the whole-block lane takes
-    assume(chunks._rows_can_be_skipped(block, np.frombuffer(block, dtype=np.uint8), 11))
-    skipped: list[int | None] = []
     try:
-        table = chunks._read_table(block, 11, False, skipped)
+        result = chunks._parse_whole(block, 11, use_threads=False)
     except chunks._Refused:
         assume(False)
-    odd_rows = chunks._rows_with_empty_fields(table)
-    line_count = table.num_rows + len(skipped)
-    kept_lines, odd_lines = chunks._kept_and_odd_lines(skipped, odd_rows, line_count)
-    with mock.patch.object(chunks, "_line_spans", side_effect=AssertionError("newline scan")):
-        starts, ends = chunks._line_spans_around_odd(block, table, kept_lines, odd_lines,
-                                                     line_count)
-    newlines = chunks._line_spans(np.frombuffer(block, dtype=np.uint8))
-    assert (starts.tolist(), ends.tolist()) == (newlines[0].tolist(), newlines[1].tolist())
+    counts, rows = expected(block)
+    assert (result.lines, result.malformed) == (counts.lines, counts.malformed)
+    assert chunk_rows(result.chunk) == rows
+
+
+@pytest.mark.parametrize("blank, whole_lane", [
+    ([b"\n"], True),
+    ([b"\n", b"\n"], True),
+    ([b"\t" * 10 + b"\n"], True),
+    ([b"\t" * 10 + b"\n", b"\t" * 10 + b"\n"], True),
+    ([b"\n", b"\t" * 10 + b"\n"], False),  # which is which: refused, the masking lane tells
+])
+def test_blank_lines_on_the_whole_block_lane(blank: list[bytes], whole_lane: bool) -> None:
+    """A row whose fields are all empty is an empty line or tabs alone: the block's
+    length tells which when they are all of one kind."""
+    ordinary = b"L3RtcC9h" + _TAIL + b"\n"
+    lines = [ordinary] * 3
+    for line in blank:
+        lines += [line] + [ordinary] * 3
+    block = b"".join(lines)
+    counts, rows = expected(block)
+    if whole_lane:
+        result = chunks._parse_whole(block, 11, use_threads=False)
+        assert chunk_rows(result.chunk) == rows
+        starts = [len(b"".join(lines[:i])) for i, line in enumerate(lines) if line == ordinary]
+        assert result.chunk.spans()[0].tolist() == starts
+    else:
+        with pytest.raises(chunks._Refused):
+            chunks._parse_whole(block, 11, use_threads=False)
+    result = parse_block(block, use_threads=False)
+    assert (result.lines, result.malformed) == (counts.lines, counts.malformed) == (
+        len(lines), len(blank))
+    assert chunk_rows(result.chunk) == rows
 
 
 # ------------------------------------------------------------------ lines across blocks

@@ -138,8 +138,8 @@ def test_odd_lines_in_a_large_block_cost_only_themselves(monkeypatch: pytest.Mon
     lines[12_346] = lines[12_346].replace(b"\t", b" ", 1)  # well-formed, not clean
     exact_lines: list[int] = []
     real_exact = chunks._parse_exact
-    monkeypatch.setattr(chunks, "_parse_exact", lambda block, starts, ends, rows: exact_lines.extend(
-        rows.tolist()) or real_exact(block, starts, ends, rows))
+    monkeypatch.setattr(chunks, "_parse_exact", lambda lines, numbers, block, spans: exact_lines.extend(
+        numbers.tolist()) or real_exact(lines, numbers, block, spans))
     block = b"".join(lines)
     result = parse_block(block)
     assert result.malformed == 1 and result.lines == 20_000
@@ -268,19 +268,29 @@ def test_take_rows_from_pieces_equals_take_from_the_whole() -> None:
     assert chunks.take_rows(pieces[0], np.array([1])).to_pylist() == [b"b"]
 
 
-@pytest.mark.parametrize("length", [0, 1, 7, 8, 9, 64, 1001])
-def test_odd_bytes_are_found_wherever_they_lie(length: int) -> None:
-    """High bytes and non-digits, found eight bytes at a time, at any offset (unaligned too)."""
+@pytest.mark.parametrize("length", [0, 1, 7, 8, 9, 64, 511, 512, 1001, 5000, 70_001])
+def test_high_bytes_are_found_wherever_they_lie(length: int) -> None:
+    """High bytes, found through words OR-ed together, at any offset (unaligned too)."""
     rng = np.random.default_rng(length)
-    for _ in range(20):
+    for density in (0.2, 0.001):
         text = rng.integers(0, 256, length + 3, dtype=np.uint8)
-        text[rng.random(length + 3) < 0.8] = ord("7")
+        text[rng.random(length + 3) >= density] = ord("7")
         view = np.frombuffer(text.tobytes(), dtype=np.uint8)[3:]  # not 8-byte aligned
         assert chunks._high_bytes(view).tolist() == np.flatnonzero(view >= 0x80).tolist()
-        assert chunks._non_digits(view).tolist() == np.flatnonzero(
-            (view < ord("0")) | (view > ord("9"))).tolist()
-    every_byte = np.arange(256, dtype=np.uint8).repeat(8)  # each byte value in every lane
+    every_byte = np.arange(256, dtype=np.uint8).repeat(33)  # each byte value at many offsets
     for shift in range(8):
         text = np.roll(every_byte, shift)
-        assert chunks._non_digits(text).tolist() == np.flatnonzero(
-            (text < ord("0")) | (text > ord("9"))).tolist()
+        assert chunks._high_bytes(text).tolist() == np.flatnonzero(text >= 0x80).tolist()
+
+
+def test_bad_numbers_are_the_values_that_are_not_digits_below_2_to_63() -> None:
+    values = [b"0", b"123", b"", b"12ab", b"-5", b"+42", b"1.5e9", b"\xff\xfe", b"/", b":",
+              b"9" * 18, b"9" * 19, b"9223372036854775807", b"9223372036854775808", b"0" * 30]
+    array = pa.array(values, type=pa.binary())
+    expected = [row for row, value in enumerate(values)
+                if value and not (value.isdigit() and int(value) < 2**63)]
+    assert chunks._bad_numbers(array, may_be_long=True).tolist() == expected
+    assert chunks._bad_numbers(array.slice(3), may_be_long=True).tolist() == [
+        row - 3 for row in expected if row >= 3]
+
+

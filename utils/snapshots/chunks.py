@@ -187,13 +187,11 @@ _ARROW_BLOCK = 4 * 1024 * 1024  # with threads, Arrow tokenizes a block in piece
 _ARROW_SERIAL_BLOCK = 1024 * 1024  # without threads, this size is fastest (cache-friendly)
 _FIRST_LINE_LOOK = 64 * 1024  # how far the first line is searched for its tab count
 _MAX_RUNS = 256  # more runs of valid rows than this: gathered, not sliced
-_MAX_SKIPPED = 4096  # more rows Arrow cannot take than this in a block: the masking lane is cheaper
-_HIGH_BITS = np.uint64(0x8080808080808080)  # eight bytes at a time: see _positions_of
-_HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
-_LOW_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
-_DIGIT_HIGH_NIBBLES = np.uint64(0x3030303030303030)
-_SIXES = np.uint64(0x0606060606060606)
+_MAX_ODD_LINES = 4096  # more odd lines than this in a block: the masking lane is cheaper
+_HIGH_BITS = np.uint64(0x8080808080808080)  # the high bit of each byte of a word
 _MAX_HIGH_BYTES = 1 << 16  # non-ASCII bytes checked line by line before skipping rows
+_WORD_GROUP = 64  # words OR-ed together in the search for high bytes
+_COUNT_PIECE = 1 << 18  # bytes compared at once when counting: the temporary stays in the cache
 
 
 class _Refused(Exception):
@@ -220,15 +218,15 @@ def _likely_field_count(block: bytes | bytearray) -> int:
 
 
 def _read_table(text: bytes | bytearray | memoryview, fields: int, use_threads: bool,
-                skipped: list[int | None] | None = None) -> pa.Table:
+                skipped: list[tuple[int | None, str]] | None = None) -> pa.Table:
     """Arrow's tokenizer on ``text``; rows with another number of fields raise, or with
-    ``skipped`` are left out and their line numbers (from 1) appended to it."""
+    ``skipped`` are left out and (line number from 1, text) appended to it."""
     read_options = pa_csv.ReadOptions(column_names=_COLUMNS[fields], use_threads=use_threads,
                                       block_size=_ARROW_BLOCK if use_threads else _ARROW_SERIAL_BLOCK)
     parse_options = _PARSE_OPTIONS
     if skipped is not None:
         def skip(row: pa_csv.InvalidRow) -> str:
-            skipped.append(row.number)
+            skipped.append((row.number, row.text))
             return "skip"
         parse_options = pa_csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False,
                                             double_quote=False, newlines_in_values=False,
@@ -246,54 +244,52 @@ def _parse_whole(block: bytes | bytearray, fields: int, use_threads: bool) -> Bl
 
     Rows Arrow cannot take (another number of tab-separated fields) are left
     out as they are tokenized, and rows with an empty field are set aside:
-    both kinds, the *odd* lines, go to the exact lane.  Every other row has
-    ``fields - 1`` tabs; one count of the bytes up to 0x20 then proves that
-    those rows hold no other whitespace (spaces inside quoted paths aside), so
-    Arrow's fields are the real ones.  Otherwise the block is refused.
+    both kinds, the *odd* lines, go to the exact lane, found from the lines'
+    widths (:func:`_odd_lines`).  Every other row has ``fields - 1`` tabs; one
+    count of the bytes up to 0x20 then proves that those rows hold no other
+    whitespace (spaces inside quoted paths aside), so Arrow's fields are the
+    real ones.  Otherwise the block is refused.
     """
-    skipped: list[int | None] = []
+    skipped: list[tuple[int | None, str]] = []
     text = np.frombuffer(block, dtype=np.uint8)
     table = _read_table(block, fields, use_threads,
                         skipped if _rows_can_be_skipped(block, text, fields) else None)
-    if None in skipped or len(skipped) > _MAX_SKIPPED:  # unnumbered (threads), or a mess
+    if len(skipped) > _MAX_ODD_LINES or any(number is None for number, _ in skipped):
+        raise _Refused  # a mess, or unnumbered rows (threads)
+    lengths = _value_lengths(table)
+    odd_rows = _rows_with_empty_fields(lengths)
+    if len(skipped) + len(odd_rows) > _MAX_ODD_LINES:
         raise _Refused
     rows = table.num_rows
     line_count = rows + len(skipped)
     newlines = line_count - (not block.endswith(b"\n"))
-    odd_rows = _rows_with_empty_fields(table)
-    line_spans: Spans | None = None
-    kept_lines: np.ndarray | None = None
-    odd_lines = np.zeros(0, dtype=np.int64)
-    odd_low = 0
-    if len(skipped) or len(odd_rows):
-        kept_lines, odd_lines = _kept_and_odd_lines(skipped, odd_rows, line_count)
-        line_spans = _line_spans_around_odd(block, table, kept_lines, odd_lines, line_count)
-        starts, ends = line_spans
-        odd_low = sum(int(np.count_nonzero(text[start:end] <= _SPACE))
-                      for start, end in zip(starts[odd_lines].tolist(), ends[odd_lines].tolist()))
-    low = int(np.count_nonzero(text <= _SPACE))
-    expected = (rows - len(odd_rows)) * (fields - 1) + newlines + odd_low
+    odd = (_odd_lines(block, table, lengths, skipped, odd_rows, newlines)
+           if skipped or len(odd_rows) else None)
+    low = _count_low_bytes(text)
+    expected = (rows - len(odd_rows)) * (fields - 1) + newlines + (odd.low if odd else 0)
     if low != expected and low != expected + _spaces_in_quoted_paths(table, odd_rows):
         raise _Refused
-    valid = _valid_rows(table)
+    valid = _valid_rows(table, lengths)
     if len(odd_rows):
         valid = _and(valid, np.ones(rows, dtype=bool))
         valid[odd_rows] = False
-    if kept_lines is None:
-        spans = functools.partial(_spans_from_fields, _field_offsets(table))
+    line_spans: Callable[[], Spans]
+    if odd is None:  # each row is a line
+        line_spans = row_spans = lambda: _spans_from_widths(_row_widths(lengths))  # noqa: E731
     else:
-        starts, ends = line_spans[0][kept_lines], line_spans[1][kept_lines]
-        spans = lambda: (starts, ends)  # noqa: E731
-    if _longest_line_bound(table, fields) > MAX_LINE_BYTES:
-        all_starts, all_ends = spans()
-        valid = _and(valid, all_ends - all_starts <= MAX_LINE_BYTES)
-    chunk = _chunk_from_table(table, valid, block, spans)
-    row_lines = np.arange(rows) if kept_lines is None else kept_lines
+        line_spans = odd.line_spans
+        row_spans = functools.cache(functools.partial(_spans_of_lines, line_spans, odd.kept_lines))
+    if _longest_line_bound(lengths) > MAX_LINE_BYTES:
+        starts, ends = row_spans()
+        valid = _and(valid, ends - starts <= MAX_LINE_BYTES)
+    chunk = _chunk_from_table(table, valid, block, row_spans)
+    row_lines = np.arange(rows) if odd is None else odd.kept_lines
     parts = [(row_lines if valid is None else row_lines[valid], chunk)]
-    if len(odd_lines):
-        parts.append(_parse_exact(block, line_spans[0], line_spans[1], odd_lines))
+    if odd is not None:
+        parts.append(_parse_exact(odd.texts, odd.numbers, block, line_spans))
     kept = sum(len(part) for _, part in parts)
-    return BlockResult(_merge_in_line_order(parts, block), line_count, line_count - kept)
+    return BlockResult(_merge_in_line_order(parts, block, line_spans), line_count,
+                       line_count - kept)
 
 
 def _rows_can_be_skipped(block: bytes | bytearray, text: np.ndarray, fields: int) -> bool:
@@ -325,41 +321,37 @@ def _rows_can_be_skipped(block: bytes | bytearray, text: np.ndarray, fields: int
     return True
 
 
-def _positions_of(text: np.ndarray, odd_words: Callable[[np.ndarray], np.ndarray],
-                  odd_bytes: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Positions of the odd bytes of ``text`` when they are few: sought eight bytes at
-    a time (``odd_words`` is non-zero for a 64-bit word holding one), then byte by
-    byte in those words only (``odd_bytes``)."""
-    whole = len(text) - len(text) % 8
-    words = np.flatnonzero(odd_words(text[:whole].view(np.uint64)) != 0)  # bools: a fast search
-    candidates = np.concatenate([(words[:, None] * 8 + np.arange(8)).ravel(),
-                                 np.arange(whole, len(text))])
-    return candidates[odd_bytes(text[candidates])]
-
-
 def _high_bytes(text: np.ndarray) -> np.ndarray:
-    """Positions of the bytes above 0x7F."""
-    return _positions_of(text, lambda words: words & _HIGH_BITS, lambda data: data >= 0x80)
+    """Positions of the bytes above 0x7F.  The text's 64-bit words are OR-ed together
+    in groups of _WORD_GROUP (word c, c + m, c + 2m, ...: no temporary as large as the
+    text), and only the words of a group holding a high bit are looked at."""
+    whole = len(text) - len(text) % (8 * _WORD_GROUP)
+    words = text[:whole].view(np.uint64).reshape(_WORD_GROUP, -1)
+    groups = np.flatnonzero(np.bitwise_or.reduce(words, axis=0) & _HIGH_BITS)
+    odd_words = np.sort((np.arange(_WORD_GROUP)[:, None] * words.shape[1] + groups).ravel())
+    candidates = np.concatenate([(odd_words[:, None] * 8 + np.arange(8)).ravel(),
+                                 np.arange(whole, len(text))])
+    return candidates[text[candidates] >= 0x80]
 
 
-def _non_digits(text: np.ndarray) -> np.ndarray:
-    """Positions of the bytes that are not ASCII digits.  A word's byte is a digit when
-    its high nibble is 3 and its low nibble plus 6 does not carry into the high one."""
-    return _positions_of(
-        text,
-        lambda words: ((words & _HIGH_NIBBLES) ^ _DIGIT_HIGH_NIBBLES)
-        | (((words & _LOW_NIBBLES) + _SIXES) & _HIGH_NIBBLES),
-        lambda data: (data < 0x30) | (data > 0x39))
+def _count_low_bytes(text: np.ndarray) -> int:
+    """How many bytes are up to 0x20, counted a cache-sized piece at a time."""
+    return sum(int(np.count_nonzero(text[start:start + _COUNT_PIECE] <= _SPACE))
+               for start in range(0, len(text), _COUNT_PIECE))
 
 
-def _rows_with_empty_fields(table: pa.Table) -> np.ndarray:
-    """Rows with an empty field: an empty line, adjacent tabs, a tab first or last."""
-    found = []
+def _value_lengths(table: pa.Table) -> dict[str, np.ndarray]:
+    """Each column's value lengths in row order (computed once per table)."""
+    lengths = {}
     for name in table.column_names:
-        for index, piece in _pieces_with_starts(table.column(name)):
-            lengths = np.diff(value_offsets(piece))
-            if len(lengths) and not lengths.all():
-                found.append(np.flatnonzero(lengths == 0) + index)
+        pieces = [np.diff(value_offsets(piece)) for piece in table.column(name).chunks]
+        lengths[name] = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+    return lengths
+
+
+def _rows_with_empty_fields(lengths: dict[str, np.ndarray]) -> np.ndarray:
+    """Rows with an empty field: an empty line, adjacent tabs, a tab first or last."""
+    found = [np.flatnonzero(column == 0) for column in lengths.values() if not column.all()]
     return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
 
@@ -382,59 +374,54 @@ def _spaces_in_quoted_paths(table: pa.Table, odd_rows: np.ndarray) -> int:
     return total
 
 
-def _kept_and_odd_lines(skipped: list[int | None], odd_rows: np.ndarray,
-                        line_count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The line of each of Arrow's rows, and the odd lines: those Arrow skipped
-    (``skipped`` numbers them from 1) and those of ``odd_rows`` (an empty field)."""
-    skipped_lines = np.array(skipped, dtype=np.int64) - 1
-    kept_lines = np.delete(np.arange(line_count), skipped_lines)
-    return kept_lines, np.union1d(skipped_lines, kept_lines[odd_rows])
+@dataclass
+class _OddLines:
+    """The lines of a block that Arrow skipped or split into an empty field."""
+
+    kept_lines: np.ndarray  # the line of each of Arrow's rows
+    numbers: np.ndarray  # the odd lines, ascending
+    texts: list[bytes]  # their bytes, without the newline
+    low: int  # how many of those bytes are up to 0x20
+    spans: Spans  # (starts, ends) of every line of the block
+
+    def line_spans(self) -> Spans:
+        """(starts, ends) of every line of the block."""
+        return self.spans
 
 
-def _line_spans_around_odd(block: bytes | bytearray, table: pa.Table, kept_lines: np.ndarray,
-                           odd_lines: np.ndarray, line_count: int) -> Spans:
-    """(starts, ends) of every line of a block, from Arrow's rows (on line ``kept_lines[i]``)
-    and a search for the newline of each odd line (few), so the block is not
-    scanned for every newline.
+def _odd_lines(block: bytes | bytearray, table: pa.Table, lengths: dict[str, np.ndarray],
+               skipped: list[tuple[int | None, str]], odd_rows: np.ndarray,
+               newlines: int) -> _OddLines:
+    """The odd lines of a block: those Arrow skipped (``skipped``: line number from 1,
+    text) and those of ``odd_rows`` (an empty field), with every line's span.
 
-    A row without an empty field is its fields joined by tabs, so its width
-    comes from its fields' lengths, as for a clean block.  Odd lines (the rows
-    Arrow skipped, and the rows with an empty field, which an empty line also
-    gives) are searched from their start.  Should the widths not add up to
-    the block, the newlines are found after all.
+    No pass over the block: a row is its fields joined by tabs, and a skipped
+    row as long as its text (every skipped row is UTF-8, see
+    :func:`_rows_can_be_skipped`, so its text has its bytes' length).  A row
+    whose fields are all empty is an empty line or tabs alone: the block's
+    length says which when they are all of one kind; otherwise, or when the
+    lines' lengths do not add up to the block's, the block is refused.
     """
-    widths = np.zeros(line_count, dtype=np.int64)
-    if len(kept_lines):
-        widths[kept_lines] = _row_widths(_field_offsets(table))
-    widths[odd_lines] = 0
-    before = np.cumsum(widths + 1) - (widths + 1)  # each line's start, odd lines as empty
-    extra = 0  # the odd lines' bytes so far
-    for line in odd_lines.tolist():
-        start = int(before[line]) + extra
-        end = block.find(b"\n", start)
-        widths[line] = (len(block) if end < 0 else end) - start
-        extra += int(widths[line])
-    ends = np.cumsum(widths + 1) - 1
-    if len(ends) and ends[-1] != len(block) - block.endswith(b"\n"):
-        return _line_spans(np.frombuffer(block, dtype=np.uint8))
-    return ends - widths, ends
-
-
-def _field_offsets(table: pa.Table) -> list[list[np.ndarray]]:
-    """The value offsets of each column's pieces (for :func:`_spans_from_fields`)."""
-    return [[value_offsets(piece) for piece in table.column(name).chunks]
-            for name in table.column_names]
-
-
-def _line_spans(text: np.ndarray) -> Spans:
-    """(starts, ends) of every line of a block (ends exclude the newline)."""
-    ends = np.flatnonzero(text == _NEWLINE)
-    if len(text) and text[-1] != _NEWLINE:
-        ends = np.append(ends, len(text))
-    starts = np.empty_like(ends)
-    starts[:1] = 0
-    starts[1:] = ends[:-1] + 1
-    return starts, ends
+    fields = table.num_columns
+    skipped_lines = np.array([number for number, _ in skipped], dtype=np.int64) - 1
+    line_count = table.num_rows + len(skipped)
+    kept_lines = np.delete(np.arange(line_count), skipped_lines)
+    widths = np.empty(line_count, dtype=np.int64)
+    widths[kept_lines] = _row_widths(lengths)  # a row of empty fields as tabs alone
+    widths[skipped_lines] = [len(text.encode()) for _, text in skipped]
+    empty_fields = sum((column[odd_rows] == 0).astype(np.int64) for column in lengths.values())
+    blank = kept_lines[odd_rows[empty_fields == fields]]
+    surplus = int(widths.sum()) + newlines - len(block)
+    if surplus and len(blank) and surplus == len(blank) * (fields - 1):
+        widths[blank] = 0  # they are empty lines
+    elif surplus:
+        raise _Refused
+    starts, ends = _spans_from_widths(widths)
+    numbers = np.union1d(skipped_lines, kept_lines[odd_rows])
+    texts = [bytes(block[start:end])
+             for start, end in zip(starts[numbers].tolist(), ends[numbers].tolist())]
+    low = int(np.count_nonzero(np.frombuffer(b"".join(texts), dtype=np.uint8) <= _SPACE))
+    return _OddLines(kept_lines, numbers, texts, low, (starts, ends))
 
 
 def _parse_masked(block: bytes | bytearray, use_threads: bool) -> BlockResult:
@@ -466,35 +453,43 @@ def _parse_piece(block: bytes | bytearray, start: int, end: int, use_threads: bo
         else:
             text = gather_lines(view, mask, fast_lines)
         table = _read_table(text, mask.fields, use_threads)  # clean lines: never refused
-        valid = _valid_rows(table)
+        valid = _valid_rows(table, _value_lengths(table))
         rows = fast_lines if valid is None else fast_lines[valid]
         starts, ends = mask.starts[fast_lines], mask.ends[fast_lines]
         parts.append((rows, _chunk_from_table(table, valid, block, lambda: (starts, ends))))
     exact_lines = np.flatnonzero(mask.exact)
     if len(exact_lines):
-        rows, chunk = _parse_exact(view, mask.starts, mask.ends, exact_lines)
-        parts.append((rows, chunk))
+        lines = [bytes(view[start:end]) for start, end
+                 in zip(mask.starts[exact_lines].tolist(), mask.ends[exact_lines].tolist())]
+        parts.append(_parse_exact(lines, exact_lines, block, lambda: (mask.starts, mask.ends)))
     kept = sum(len(chunk) for _, chunk in parts)
-    return BlockResult(_merge_in_line_order(parts, block), len(mask.starts),
-                       len(mask.starts) - kept)
+    return BlockResult(_merge_in_line_order(parts, block, lambda: (mask.starts, mask.ends)),
+                       len(mask.starts), len(mask.starts) - kept)
 
 
-def _merge_in_line_order(parts: list[tuple[np.ndarray, Chunk]], block: bytes | bytearray) -> Chunk:
-    """The rows of ``parts`` (each with the line index of its rows) as one chunk in line order."""
+def _merge_in_line_order(parts: list[tuple[np.ndarray, Chunk]], block: bytes | bytearray,
+                         line_spans: Callable[[], Spans]) -> Chunk:
+    """The rows of ``parts`` (each with the line of its rows) as one chunk in line order
+    (``line_spans``: where each line lies)."""
     parts = [(rows, chunk) for rows, chunk in parts if len(chunk)]
     if not parts:
         return empty_chunk()
     if len(parts) == 1:
         return parts[0][1]
-    order = np.argsort(np.concatenate([rows for rows, _ in parts]), kind="stable")
+    lines = np.concatenate([rows for rows, _ in parts])
+    order = np.argsort(lines, kind="stable")
     ints = {name: np.concatenate([getattr(chunk, name) for _, chunk in parts])[order]
             for name in INT_COLUMNS}
     texts = {name: pa.concat_arrays([chunk._text(name) for _, chunk in parts]).take(order)
              for name in TEXT_COLUMNS}
-    spans = [chunk.spans() for _, chunk in parts]
-    starts = np.concatenate([s for s, _ in spans])[order]
-    ends = np.concatenate([e for _, e in spans])[order]
-    return Chunk(**ints, texts=texts, block=block, _spans=lambda: (starts, ends))
+    return Chunk(**ints, texts=texts, block=block,
+                 _spans=functools.cache(functools.partial(_spans_of_lines, line_spans, lines[order])))
+
+
+def _spans_of_lines(line_spans: Callable[[], Spans], lines: np.ndarray) -> Spans:
+    """The spans of ``lines`` among every line's (``line_spans``)."""
+    starts, ends = line_spans()
+    return starts[lines], ends[lines]
 
 
 # ------------------------------------------------------------------- row checks
@@ -512,18 +507,20 @@ def _and(valid: np.ndarray | None, more: np.ndarray) -> np.ndarray:
     return more if valid is None else valid & more
 
 
-def _valid_rows(table: pa.Table) -> np.ndarray | None:
+def _valid_rows(table: pa.Table, lengths: dict[str, np.ndarray]) -> np.ndarray | None:
     """Row mask of the rows whose numeric fields are numbers below 2**63 (None: all are).
 
-    Usually settled per column by the smallest and largest byte and the
-    longest value; only a column that fails that is checked row by row.
+    Usually settled per piece of a column by its largest byte less ``0``
+    (wrapping round, so a digit is 0-9 and any other byte more) and the
+    column's longest value; only a piece that fails that is checked row by row.
     """
     valid: np.ndarray | None = None
     for name in table.column_names:
         if name in TEXT_FIELDS:
             continue
+        may_be_long = len(lengths[name]) and int(lengths[name].max()) > _SAFE_DIGITS
         for index, piece in _pieces_with_starts(table.column(name)):
-            bad = _bad_numbers(piece)
+            bad = _bad_numbers(piece, may_be_long)
             if len(bad):
                 if valid is None:
                     valid = np.ones(table.num_rows, dtype=bool)
@@ -531,17 +528,19 @@ def _valid_rows(table: pa.Table) -> np.ndarray | None:
     return valid
 
 
-def _bad_numbers(array: pa.Array) -> np.ndarray:
+def _bad_numbers(array: pa.Array, may_be_long: bool) -> np.ndarray:
     """Rows of a text array whose value is not ASCII digits below 2**63 (an empty
-    value is not flagged: empty fields are the tokenizer's concern)."""
+    value is not flagged: empty fields are the tokenizer's concern).  Values of
+    more than _SAFE_DIGITS digits are only looked for when ``may_be_long``."""
     offsets = value_offsets(array)
     data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-    lengths = np.diff(offsets)
-    if len(data) and (int(data.min()) < 0x30 or int(data.max()) > 0x39):
-        positions = _non_digits(data)
+    from_zero = data - np.uint8(0x30)  # a digit is 0-9, any other byte more (wrapping round)
+    if len(data) and int(from_zero.max()) > 9:
+        positions = np.flatnonzero(from_zero > 9)
         bad = np.unique(np.searchsorted(offsets, positions + offsets[0], side="right") - 1)
     else:
         bad = np.zeros(0, dtype=np.int64)
+    lengths = np.diff(offsets) if may_be_long else np.zeros(0, dtype=np.int32)
     if len(lengths) and int(lengths.max()) > _SAFE_DIGITS:
         long = np.setdiff1d(np.flatnonzero(lengths > _SAFE_DIGITS), bad)
         values = array.take(long).to_pylist()
@@ -555,7 +554,7 @@ def _chunk_from_table(table: pa.Table, valid: np.ndarray | None, block: bytes | 
     """The chunk of ``table``'s valid rows (``valid`` None: every row).
 
     Masked rows are few: the valid ones form long runs, which are sliced out of
-    each column (no copy of the text) and converted in one call.
+    the table (no copy of the text) and converted one column at a time.
     """
     if valid is None:
         ints = {name: pc.cast(table.column(name), pa.uint64()).to_numpy() for name in INT_COLUMNS}
@@ -568,10 +567,9 @@ def _chunk_from_table(table: pa.Table, valid: np.ndarray | None, block: bytes | 
     if len(runs) > _MAX_RUNS:  # many masked rows: one gather is cheaper than many slices
         kept = {name: take_rows(table.column(name), rows) for name in INT_COLUMNS + TEXT_COLUMNS}
     else:
-        kept = {name: pa.chunked_array([piece for start, stop in runs for piece
-                                        in table.column(name).slice(start, stop - start).chunks
-                                        if len(piece)], type=table.schema.field(name).type)
-                for name in INT_COLUMNS + TEXT_COLUMNS}
+        runs_table = pa.concat_tables([table.slice(start, stop - start) for start, stop in runs]
+                                      or [table.slice(0, 0)])
+        kept = {name: runs_table.column(name) for name in INT_COLUMNS + TEXT_COLUMNS}
     ints = {name: pc.cast(kept[name], pa.uint64()).to_numpy() for name in INT_COLUMNS}
     texts = {name: kept[name] for name in TEXT_COLUMNS}
 
@@ -582,28 +580,21 @@ def _chunk_from_table(table: pa.Table, valid: np.ndarray | None, block: bytes | 
     return Chunk(**ints, texts=texts, block=block, _spans=functools.cache(spans))
 
 
-def _longest_line_bound(table: pa.Table, fields: int) -> int:
+def _longest_line_bound(lengths: dict[str, np.ndarray]) -> int:
     """An upper bound of the longest line: the longest value of each column, summed."""
-    bound = fields - 1
-    for name in table.column_names:
-        bound += max((int(np.diff(value_offsets(piece)).max()) for piece in table.column(name).chunks
-                      if len(piece)), default=0)
-    return bound
+    return len(lengths) - 1 + sum(int(column.max()) for column in lengths.values() if len(column))
 
 
-def _row_widths(offsets: list[list[np.ndarray]]) -> np.ndarray:
+def _row_widths(lengths: dict[str, np.ndarray]) -> np.ndarray:
     """Each row's width as a line: its fields' lengths plus the tabs between them."""
-    widths = np.full(sum(len(piece) - 1 for piece in offsets[0]), len(offsets) - 1,
-                     dtype=np.int64)
-    for pieces in offsets:
-        widths += np.concatenate([np.diff(piece) for piece in pieces])
+    widths = np.full(len(next(iter(lengths.values()))), len(lengths) - 1, dtype=np.int64)
+    for column in lengths.values():
+        widths += column
     return widths
 
 
-def _spans_from_fields(offsets: list[list[np.ndarray]]) -> Spans:
-    """Line spans of a block whose lines are their fields joined by single tabs
-    and ended by ``\\n``, from the fields' offsets (no pass over the text)."""
-    widths = _row_widths(offsets)
+def _spans_from_widths(widths: np.ndarray) -> Spans:
+    """Line spans of a block whose lines (each ended by ``\\n``) have these widths."""
     ends = np.cumsum(widths + 1) - 1
     return ends - widths, ends
 
@@ -637,27 +628,26 @@ def parse_line(raw: bytes) -> list[bytes] | None:
     return fields
 
 
-def _parse_exact(block: bytes | bytearray | memoryview, starts: np.ndarray, ends: np.ndarray,
-                 lines: np.ndarray) -> tuple[np.ndarray, Chunk]:
-    """The exact lane for ``lines`` (line i lies at ``starts[i]:ends[i]`` of ``block``):
-    (line index of each kept row, the rows; spans relative to ``block``)."""
-    view = memoryview(block)
+def _parse_exact(lines: Sequence[bytes], numbers: np.ndarray, block: bytes | bytearray,
+                 line_spans: Callable[[], Spans]) -> tuple[np.ndarray, Chunk]:
+    """The exact lane for ``lines`` (without their newlines), line ``numbers[i]`` of
+    ``block``, whose lines lie where ``line_spans`` says: (line of each kept row, the rows)."""
     kept: list[int] = []
     columns: dict[str, list] = {name: [] for name in INT_COLUMNS + TEXT_COLUMNS}
-    for line, start, end in zip(lines.tolist(), starts[lines].tolist(), ends[lines].tolist()):
-        fields = parse_line(bytes(view[start:end]))
+    for number, raw in zip(numbers.tolist(), lines):
+        fields = parse_line(raw)
         if fields is None:
             continue
         for name in INT_COLUMNS:
             columns[name].append(int(fields[_COLUMN_INDEXES[name]]))
         columns["path"].append(fields[0])
         columns["type"].append(fields[7])
-        kept.append(line)
+        kept.append(number)
     rows = np.array(kept, dtype=np.int64)
     ints = {name: np.array(columns[name], dtype=np.uint64) for name in INT_COLUMNS}
     texts = {name: pa.array(columns[name], type=pa.binary()) for name in TEXT_COLUMNS}
-    row_starts, row_ends = starts[rows], ends[rows]
-    chunk = Chunk(**ints, texts=texts, block=view.obj, _spans=lambda: (row_starts, row_ends))
+    chunk = Chunk(**ints, texts=texts, block=block,
+                  _spans=functools.cache(functools.partial(_spans_of_lines, line_spans, rows)))
     return rows, chunk
 
 
