@@ -148,6 +148,23 @@ def test_odd_lines_in_a_large_block_cost_only_themselves(monkeypatch: pytest.Mon
     assert result.chunk.lines() == [line[:-1] for i, line in enumerate(lines) if i != 12_345]
 
 
+@pytest.mark.parametrize("good_lines", [0, 5, 700])
+def test_blocks_of_short_lines_are_judged_by_their_length(monkeypatch: pytest.MonkeyPatch,
+                                                          good_lines: int) -> None:
+    """Blank lines by the hundred thousand take the masking lane, which judges them by
+    their length: a block that starts with them is never tokenized whole, and one that
+    has them further on is refused as soon as Arrow has counted its rows."""
+    monkeypatch.setattr(chunks, "_rows_with_empty_fields", _must_not_run)
+    block = GOOD * good_lines + b"\n" * 300_000 + GOOD
+    result = parse_block(block, use_threads=False)
+    assert (result.lines, result.malformed) == (good_lines + 300_001, 300_000)
+    assert result.chunk.lines() == [GOOD[:-1]] * (good_lines + 1)
+
+
+def _must_not_run(*args: object) -> None:
+    raise AssertionError("the whole-block lane went on with a block of short lines")
+
+
 def write_gz(path: str, data: bytes) -> str:
     with gzip.open(path, "wb") as handle:
         handle.write(data)

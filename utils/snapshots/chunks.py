@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from utils.snapshots.byteviews import pieces_of, value_offsets
-from utils.snapshots.linemask import MASK_PIECE, classify_lines, gather_lines, piece_bounds
+from utils.snapshots.linemask import MASK_PIECE, MIN_LINE, classify_lines, gather_lines, piece_bounds
 
 FIELD_NAMES = ("path", "size", "uid", "gid", "atime", "mtime", "ctime", "type", "inode", "nlink",
                "dev")
@@ -202,12 +202,20 @@ def parse_block(block: bytes | bytearray, *, use_threads: bool = True) -> BlockR
     """Parse a line-aligned block of snapshot text (the last line may lack ``\\n``)."""
     if not block:
         return BlockResult(empty_chunk(), 0, 0)
-    if b"\r" not in block and not block.startswith(_BOM):  # Arrow: lone \r ends a row,
-        try:                                                # a leading BOM is dropped
+    if (b"\r" not in block and not block.startswith(_BOM)  # Arrow: lone \r ends a row,
+            and not _starts_with_short_lines(block)):         # a leading BOM is dropped
+        try:
             return _parse_whole(block, _likely_field_count(block), use_threads)
         except _Refused:
             pass
     return _parse_masked(block, use_threads)
+
+
+def _starts_with_short_lines(block: bytes | bytearray) -> bool:
+    """Whether the block's first _FIRST_LINE_LOOK bytes hold more newlines than lines of
+    MIN_LINE bytes would (blank lines, say): odd lines by the thousand, which the
+    masking lane judges by their length alone."""
+    return block.count(b"\n", 0, _FIRST_LINE_LOOK) > _FIRST_LINE_LOOK // (MIN_LINE + 1)
 
 
 def _likely_field_count(block: bytes | bytearray) -> int:
@@ -256,6 +264,8 @@ def _parse_whole(block: bytes | bytearray, fields: int, use_threads: bool) -> Bl
                         skipped if _rows_can_be_skipped(block, text, fields) else None)
     if len(skipped) > _MAX_ODD_LINES or any(number is None for number, _ in skipped):
         raise _Refused  # a mess, or unnumbered rows (threads)
+    if table.num_rows > len(block) // (MIN_LINE + 1) + _MAX_ODD_LINES:
+        raise _Refused  # too many lines too short to be well-formed
     lengths = _value_lengths(table)
     odd_rows = _rows_with_empty_fields(lengths)
     if len(skipped) + len(odd_rows) > _MAX_ODD_LINES:
@@ -351,8 +361,13 @@ def _value_lengths(table: pa.Table) -> dict[str, np.ndarray]:
 
 def _rows_with_empty_fields(lengths: dict[str, np.ndarray]) -> np.ndarray:
     """Rows with an empty field: an empty line, adjacent tabs, a tab first or last."""
-    found = [np.flatnonzero(column == 0) for column in lengths.values() if not column.all()]
-    return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    with_empty = [column for column in lengths.values() if not column.all()]
+    if not with_empty:
+        return np.zeros(0, dtype=np.int64)
+    empty = with_empty[0] == 0
+    for column in with_empty[1:]:
+        empty |= column == 0
+    return np.flatnonzero(empty)
 
 
 def _spaces_in_quoted_paths(table: pa.Table, odd_rows: np.ndarray) -> int:
@@ -537,7 +552,7 @@ def _bad_numbers(array: pa.Array, may_be_long: bool) -> np.ndarray:
     from_zero = data - np.uint8(0x30)  # a digit is 0-9, any other byte more (wrapping round)
     if len(data) and int(from_zero.max()) > 9:
         positions = np.flatnonzero(from_zero > 9)
-        bad = np.unique(np.searchsorted(offsets, positions + offsets[0], side="right") - 1)
+        bad = _distinct(np.searchsorted(offsets, positions + offsets[0], side="right") - 1)
     else:
         bad = np.zeros(0, dtype=np.int64)
     lengths = np.diff(offsets) if may_be_long else np.zeros(0, dtype=np.int32)
@@ -547,6 +562,13 @@ def _bad_numbers(array: pa.Array, may_be_long: bool) -> np.ndarray:
         too_big = [row for row, value in zip(long.tolist(), values) if int(value) >= NUMBER_LIMIT]
         bad = np.union1d(bad, np.array(too_big, dtype=np.int64))
     return bad
+
+
+def _distinct(ascending: np.ndarray) -> np.ndarray:
+    """The distinct values of an ascending array (``np.unique`` would sort or hash them)."""
+    if len(ascending) < 2:
+        return ascending
+    return ascending[np.concatenate(([True], ascending[1:] != ascending[:-1]))]
 
 
 def _chunk_from_table(table: pa.Table, valid: np.ndarray | None, block: bytes | bytearray,
