@@ -572,9 +572,10 @@ def _run_uploads(client: Any, config: S3Config, files: dict[str, str],
             pool.submit(_sync_file, client, config, transfer, path, key, remote.get(key), tally): key
             for key, path in files.items()
         }
+        submitted = {future: index for index, future in enumerate(pending)}
         while pending:
             done, _ = wait(pending, timeout=PROGRESS_INTERVAL, return_when=FIRST_COMPLETED)
-            for future in done:
+            for future in sorted(done, key=submitted.__getitem__):  # logged in the files' order
                 key = pending.pop(future)
                 try:
                     uploaded, size = future.result()
