@@ -23,7 +23,7 @@ from typing import Callable
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from utils.snapshots.compression import open_gzip_reader  # noqa: E402
-from utils.common.config import DEFAULT_FILETYPES, DEFAULT_SPECIAL_PREFIXES, SplitterConfig  # noqa: E402
+from utils.common.config import DEFAULT_FILETYPES, DEFAULT_ANY_GROUP_PREFIXES, SplitterConfig  # noqa: E402
 from utils.inspector.aggregate import InspectionConsumer, inspect_snapshot, plan_for_roots  # noqa: E402
 from utils.snapshots.consumers import read_once  # noqa: E402
 from utils.directory.ldap import DirectorySnapshot  # noqa: E402
@@ -90,7 +90,7 @@ def fused_pass(path: str) -> None:
 def splitter_pass(path: str) -> None:
     out = tempfile.mkdtemp(prefix="lurge-bench-split-", dir=os.path.dirname(path))
     try:
-        plan = make_plan(DIRECTORY, SplitterConfig(special_prefixes=DEFAULT_SPECIAL_PREFIXES))
+        plan = make_plan(DIRECTORY, SplitterConfig(special_prefixes=DEFAULT_ANY_GROUP_PREFIXES))
         split_snapshots([snapshot_of(path)], plan, out)
     finally:
         shutil.rmtree(out, ignore_errors=True)

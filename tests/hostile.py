@@ -37,7 +37,7 @@ from utils.demo.synthetic import SyntheticOptions, synthetic_lines
 SNAPSHOT_TIME = 1_764_000_000
 MOUNT = b"/lustre/scratch118"
 ROOTS = ["/lustre/scratch118/humgen/projects", "/lustre/scratch118/realdata/mdt[0-9]/projects"]
-SPECIAL_PREFIXES = ("/lustre/scratch118/vr/projects", "/lustre/scratch118/humgen/projects/p2")
+ANY_GROUP_PREFIXES = ("/lustre/scratch118/vr/projects", "/lustre/scratch118/humgen/projects/p2")
 HUMGEN = {1001: "hgi", 1002: "mueller-lab"}
 NAMED = {2001: "ops", 2002: "shared-dev"}  # posixGroup names of non-humgen gids
 GIDS = (1001, 1002, 2001, 2002, 99999, 0, 4242)

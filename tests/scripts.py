@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# What would cite the private contract the project was built from (users never get it):
+# its name, spelled apart here so that this line does not carry it, or a section sign.
+CONTRACT_MARKS = "SP" "EC|\u00a7"
 
 
 def run_script(script: str, *args: str, timeout: float = 300, env: dict | None = None,

@@ -21,7 +21,7 @@ import tempfile
 import pytest
 from hypothesis import example, given, strategies as st
 
-from tests.hostile import (HOSTILE, HUMGEN, NAMED, ROOTS, SNAPSHOT_TIME, SPECIAL_PREFIXES, Domain,
+from tests.hostile import (HOSTILE, HUMGEN, NAMED, ROOTS, SNAPSHOT_TIME, ANY_GROUP_PREFIXES, Domain,
                            hostile_lines, padded, write_gzip)
 from tests.reference import (count_lines, inspect_reference, is_failed_snapshot, kept_lines,
                              split_lines, usage_by_gid)
@@ -36,7 +36,7 @@ from utils.snapshots.reader import ReadStats
 from utils.splitter.split import make_plan, split_snapshots
 
 DIRECTORY = DirectorySnapshot(humgen=HUMGEN, pis={1001: "Smith"}, posix={**HUMGEN, **NAMED})
-SPLITTER = SplitterConfig(special_prefixes=SPECIAL_PREFIXES)
+SPLITTER = SplitterConfig(special_prefixes=ANY_GROUP_PREFIXES)
 DATE = dt.date(2025, 11, 24)
 
 _TAIL = b"\t%d\t501\t%d\t1\t%d\t1\t%s\t7\t1\t64768"
@@ -93,7 +93,7 @@ def check_passes(text: bytes, depth: int) -> None:
                              days_since(SNAPSHOT_TIME, v["mtime"])) for key, v in reference.items()}
     assert [r.key for r in found["inspector"]] == sorted(b"/".join(key) for key in reference)
 
-    kept = kept_lines(lines, HUMGEN, NAMED, [prefix.encode() for prefix in SPECIAL_PREFIXES])
+    kept = kept_lines(lines, HUMGEN, NAMED, [prefix.encode() for prefix in ANY_GROUP_PREFIXES])
     assert split_files == {f"{DIRECTORY.name(gid)}.dat.gz": b"".join(raw + b"\n" for raw in raws)
                            for gid, raws in kept.items()}
     assert found["splitter"].lines_kept == sum(len(raws) for raws in kept.values())

@@ -193,7 +193,7 @@ def test_access_denied_fails_before_the_split_without_retries(
     result, _ = run("group_splitter.py", "--config", str(config))
 
     assert result.returncode == 1, result.stderr
-    assert (f"cannot be used: access is denied (HTTP 403): the credentials boto3 found (env) are not "
+    assert ("cannot be used: access is denied (HTTP 403): the credentials boto3 found (env) are not "
             "valid there or may not use the bucket; nothing was split") in result.stderr
     assert faulty_s3_proxy.count() == faulty_s3_proxy.count("HEAD", outcome="failed") == 1
     assert_nothing_split(tmp_path, result.stderr)

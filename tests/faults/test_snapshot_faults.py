@@ -20,7 +20,7 @@ from tests.fixtures.database import connect
 from tests.faults.common import LDIF_URL, listing, make_config, run, sort_rows, tsv_cell, TSV_HEADER
 from tests.fixtures.slapd import EXPECTED_DIRECTORY
 from tests.reference import inodes_by_gid, inspect_reference, parse_line, read_lines, usage_by_gid
-from utils.common.config import DEFAULT_FILETYPES, DEFAULT_SPECIAL_PREFIXES
+from utils.common.config import DEFAULT_FILETYPES, DEFAULT_ANY_GROUP_PREFIXES
 from utils.snapshots.discovery import snapshot_filename
 from utils.demo.synthetic import SyntheticOptions, synthetic_lines, write_snapshot
 
@@ -205,7 +205,7 @@ def test_malformed_lines_are_counted_and_the_good_lines_give_exact_results(tmp_p
     split, _ = run("group_splitter.py", "--config", str(config), "--no-upload")
     assert split.returncode == 0, split.stderr
     assert counted in split.stderr
-    prefixes = [prefix.encode() for prefix in DEFAULT_SPECIAL_PREFIXES]
+    prefixes = [prefix.encode() for prefix in DEFAULT_ANY_GROUP_PREFIXES]
     kept: dict[str, bytes] = {}
     for raw in lines:
         record = parse_line(raw)

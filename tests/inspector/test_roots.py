@@ -8,7 +8,7 @@ import re
 import pytest
 
 from utils.inspector.regex_width import matching_suffix
-from utils.inspector.roots import InspectRoot, NOT_INSPECTED, _component_regex, classify, record_key
+from utils.inspector.roots import InspectRoot, OUTSIDE_ROOTS, _component_regex, classify, record_key
 
 GLOBS = [b"mdt[0-9]", b"proj*", b"a?c", b"x[!0-9]y", b"lit.eral", b"*", b"[]a]", b"[!]a]z",
          b"[^a]", b"[a", b"a[[]b", b"back\\slash", b"\xe9t\xe9"]
@@ -58,7 +58,7 @@ def test_classify_over_several_roots() -> None:
     assert found.exact == ()
     exact = classify(b"/v/mdt1/projects/p1", roots, 2)
     assert exact.exact == ((b"projects", b"p1"),)
-    assert classify(b"/v/other/place", roots, 2) is NOT_INSPECTED
+    assert classify(b"/v/other/place", roots, 2) is OUTSIDE_ROOTS
 
 
 @pytest.mark.parametrize("pattern, width", [

@@ -23,8 +23,8 @@ from tests.scripts import run_script
 from utils.demo.synthetic import SyntheticOptions, synthetic_lines, write_snapshot
 from utils.snapshots.discovery import snapshot_filename
 
-INSPECTED = (118, 119)
-VOLUMES = (*INSPECTED, 121)  # 121 has no inspection roots
+WITH_ROOTS = (118, 119)
+VOLUMES = (*WITH_ROOTS, 121)  # 121 has no inspection roots
 SNAPSHOT_TIME = 1_764_000_000  # the generated entries' clock; the files are dated today
 
 QUERIES = {
@@ -70,7 +70,7 @@ def snapshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def configure(root: Path, snapshots: Path) -> Path:
     root.mkdir()
     volumes = [{"number": n, "mount": f"/lustre/scratch{n}",
-                "inspect_roots": [f"/lustre/scratch{n}/humgen/projects"] if n in INSPECTED else []}
+                "inspect_roots": [f"/lustre/scratch{n}/humgen/projects"] if n in WITH_ROOTS else []}
                for n in VOLUMES]
     sections = base_sections(root, f"sqlite:///{root}/lurge.db", f"ldif:{DIRECTORY_LDIF}",
                              volumes)
@@ -110,7 +110,7 @@ def separate(tmp_path_factory: pytest.TempPathFactory, snapshots: Path) -> dict[
     root = tmp_path_factory.mktemp("separate") / "run"
     config = configure(root, snapshots)
     stderr = manager(config, "report") + manager(config, "inspector")
-    assert reads(stderr) == {snapshot_filename(TODAY, v): 2 if v in INSPECTED else 1
+    assert reads(stderr) == {snapshot_filename(TODAY, v): 2 if v in WITH_ROOTS else 1
                              for v in VOLUMES}
     return published(root)
 
@@ -120,7 +120,7 @@ def test_both_reads_once_and_publishes_what_the_stages_publish(
     config = configure(tmp_path / "run", snapshots)
     stderr = manager(config, "both")
     assert reads(stderr) == {snapshot_filename(TODAY, v): 1 for v in VOLUMES}
-    for volume in INSPECTED:
+    for volume in WITH_ROOTS:
         assert (f"volume scratch{volume}: inspecting {snapshots / snapshot_filename(TODAY, volume)}"
                 f", the snapshot of {TODAY}, in the report's read") in stderr
     assert "scratch121: inspecting" not in stderr
@@ -165,5 +165,5 @@ def test_both_after_the_report_reads_for_the_inspector_only(
     manager(config, "report")
     stderr = manager(config, "both")
     assert f"report for {TODAY}: done already; running the inspector only" in stderr
-    assert reads(stderr) == {snapshot_filename(TODAY, v): 1 for v in INSPECTED}
+    assert reads(stderr) == {snapshot_filename(TODAY, v): 1 for v in WITH_ROOTS}
     assert published(tmp_path / "run") == separate

@@ -37,7 +37,7 @@ DATE = dt.date(2025, 11, 24)
 HUMGEN = {1001: "hgi", 1003: "tanaka-lab"}
 NAMED = {1002: "mueller-lab", 2001: "ops", 2002: "shared-dev"}
 DIRECTORY = DirectorySnapshot(humgen=HUMGEN, pis={1001: "Smith"}, posix={**HUMGEN, **NAMED})
-SPECIAL = (f"{MOUNT}/humgen/projects/project00", f"{MOUNT}/realdata/mdt1", f"{MOUNT}/users/ab1")
+ANY_GROUP_PREFIXES = (f"{MOUNT}/humgen/projects/project00", f"{MOUNT}/realdata/mdt1", f"{MOUNT}/users/ab1")
 TREE = SyntheticOptions(seed=31, lines=8000, snapshot_time=SNAPSHOT_TIME,
                         malformed_fraction=0.004, bad_base64_fraction=0.01, unusual_fraction=0.03,
                         odd_names=ALL_ODD_NAMES, odd_name_fraction=0.05, odd_directories=True)
@@ -77,7 +77,7 @@ def results(folder: Path, shape: str) -> Results:
     records = inspect_snapshot(snapshot, "scratch118", plan, DIRECTORY)
     output = folder / f"groups-{shape}"
     output.mkdir()
-    split_snapshots([snapshot], make_plan(DIRECTORY, SplitterConfig(special_prefixes=SPECIAL)),
+    split_snapshots([snapshot], make_plan(DIRECTORY, SplitterConfig(special_prefixes=ANY_GROUP_PREFIXES)),
                     str(output))
     split = {name: gzip.decompress((output / name).read_bytes()) for name in os.listdir(output)}
     return Results([line[:-1] for line in lines], (stats.lines, stats.malformed),
@@ -98,7 +98,7 @@ def test_mpistat_results_match_the_reference(mpistat: Results) -> None:
             for r in mpistat.records} == {
         key: (v["size"], v["files"], v["types"], v["gid"], days_since(SNAPSHOT_TIME, v["mtime"]))
         for key, v in reference.items()}
-    kept = kept_lines(lines, HUMGEN, NAMED, [prefix.encode() for prefix in SPECIAL])
+    kept = kept_lines(lines, HUMGEN, NAMED, [prefix.encode() for prefix in ANY_GROUP_PREFIXES])
     assert mpistat.split == {f"{DIRECTORY.name(gid)}.dat.gz": b"".join(raw + b"\n" for raw in raws)
                              for gid, raws in kept.items()}
     assert set(kept) > set(HUMGEN)  # lines of named groups kept under the special prefixes

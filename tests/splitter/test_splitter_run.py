@@ -24,7 +24,7 @@ import pytest
 from tests.fixtures.s3 import (INJECTED_CAUSE, FaultyS3Proxy, S3Bucket, retry_warning,
                                 retry_warnings)
 from tests.reference import parse_line, read_lines
-from utils.common.config import DEFAULT_SPECIAL_PREFIXES, load_config
+from utils.common.config import DEFAULT_ANY_GROUP_PREFIXES, load_config
 from utils.common.errors import LurgeError
 from utils.directory.ldap import load_directory
 from utils.splitter.run import SplitOutcome, run_splitter
@@ -110,7 +110,7 @@ def line(path: bytes, gid: int, kind: str = "f", *, sep: str = "\t", end: str = 
 
 VR = b"/lustre/scratch116/vr/projects"
 # Lines of volume 116 exercising the special-prefix rule, each with why it is (not) kept.
-SPECIAL_LINES = (
+ANY_GROUP_LINES = (
     line(VR + b"/alpha/f1.bam", 2001),                          # named gid under a prefix: kept
     line(VR, 2002, "d"),                                        # exactly the prefix: kept
     line(VR + b"X/f", 2001),                                    # plain byte prefix: kept
@@ -160,10 +160,10 @@ def write_volume(tmp_path: Path, volume: int, lines: Iterable[bytes], date: dt.d
 
 @pytest.fixture
 def snapshots(tmp_path: Path) -> list[Path]:
-    """Volume 118 today (plain synthetic), volume 116 yesterday (with SPECIAL_LINES)."""
+    """Volume 118 today (plain synthetic), volume 116 yesterday (with ANY_GROUP_LINES)."""
     first = write_volume(tmp_path, 118, volume_lines(118, seed=11, count=3000))
     second = write_volume(tmp_path, 116, interleave(volume_lines(116, seed=12, count=3000),
-                                                    SPECIAL_LINES), TODAY - dt.timedelta(days=1))
+                                                    ANY_GROUP_LINES), TODAY - dt.timedelta(days=1))
     return [first, second]
 
 
@@ -172,7 +172,7 @@ def snapshots(tmp_path: Path) -> list[Path]:
 
 def expected_split(files: Sequence[Path], groups: Iterable[tuple[int, str, bool]], *,
                    by_gid: bool = False,
-                   prefixes: Sequence[str] = DEFAULT_SPECIAL_PREFIXES) -> dict[str, bytes]:
+                   prefixes: Sequence[str] = DEFAULT_ANY_GROUP_PREFIXES) -> dict[str, bytes]:
     """label -> uncompressed content, by a plain per-line reading of the selection rule."""
     humgen = {gid: name for gid, name, is_humgen in groups if is_humgen and name}
     named = {gid: name for gid, name, _ in groups if name}
@@ -274,12 +274,12 @@ def test_name_mode_matches_the_reference_filter(tmp_path: Path, snapshots: list[
 
     contents = expected_split(snapshots, GROUPS)
     assert set(contents) == {name for _, name, _ in GROUPS}  # every group has lines
-    assert SPECIAL_LINES[-1] in contents["ops"]
+    assert ANY_GROUP_LINES[-1] in contents["ops"]
     assert contents["ops"].count(b"\n") > 20  # synthetic files of ops under the 116 prefixes
-    for kept in SPECIAL_LINES[:3] + SPECIAL_LINES[4:5] + SPECIAL_LINES[10:12]:
+    for kept in ANY_GROUP_LINES[:3] + ANY_GROUP_LINES[4:5] + ANY_GROUP_LINES[10:12]:
         assert kept in contents["ops"] + contents["shared-dev"]
     everything = b"".join(contents.values())
-    for dropped in (SPECIAL_LINES[3], *SPECIAL_LINES[5:9], SPECIAL_LINES[12]):
+    for dropped in (ANY_GROUP_LINES[3], *ANY_GROUP_LINES[5:9], ANY_GROUP_LINES[12]):
         assert dropped not in everything
     assert outcome.out_dir == str(out_dir(tmp_path))
     assert {label: (c.lines, c.dirs) for label, c in outcome.groups.items()} == {

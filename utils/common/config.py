@@ -40,7 +40,7 @@ DEFAULT_FILETYPES: dict[str, str] = {
     "VCF": r"\.(vcf|bcf|gvcf)(\.gz)?$",
     "PEDBED": r"\.(ped|bed)(\.gz)?$",
 }
-DEFAULT_SPECIAL_PREFIXES = (
+DEFAULT_ANY_GROUP_PREFIXES = (
     "/lustre/scratch116/vr/projects",
     "/lustre/scratch116/humgen/projects",
     "/lustre/scratch116/tol/projects",
@@ -148,7 +148,7 @@ class SplitterConfig:
 
     volumes: tuple[int, ...] | None = None  # None: every configured volume
     output_dir: str = ""  # "": <report_dir>/groups
-    special_prefixes: tuple[str, ...] = DEFAULT_SPECIAL_PREFIXES
+    special_prefixes: tuple[str, ...] = DEFAULT_ANY_GROUP_PREFIXES
     compress_level: int = 1
     lines_per_second: float = 11000.0
     base_seconds: float = 100.0

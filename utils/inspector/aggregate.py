@@ -34,7 +34,7 @@ from utils.snapshots.discovery import Snapshot
 from utils.snapshots.consumers import read_once
 from utils.snapshots.reader import LEAN_BLOCK_SIZE, ReadStats
 from utils.report.rows import days_since
-from utils.inspector.roots import NOT_INSPECTED, Components, InspectRoot, classify
+from utils.inspector.roots import OUTSIDE_ROOTS, Components, InspectRoot, classify
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class InspectionPlan:
     def _classified_set(self, directory: bytes) -> RecordSet | None:
         """The slow, general path (several roots, odd paths): :func:`utils.roots.classify`."""
         found = classify(directory, self._matchers, self.depth)
-        if found is NOT_INSPECTED:
+        if found is OUTSIDE_ROOTS:
             return None
         ids = [tuple(self.registry.record_id(b"/".join(path)) for path in paths)
                for paths in (found.records, found.exact)]

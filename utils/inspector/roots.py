@@ -130,7 +130,7 @@ class DirClass:
     exact: tuple[Components, ...]
 
 
-NOT_INSPECTED = DirClass((), ())
+OUTSIDE_ROOTS = DirClass((), ())
 
 
 def classify(directory: bytes, matchers: Sequence[RootMatcher], depth: int) -> DirClass:
@@ -150,4 +150,4 @@ def classify(directory: bytes, matchers: Sequence[RootMatcher], depth: int) -> D
         records.update(dict.fromkeys(with_ancestors(key)))
         if key == relative:
             exact[key] = None
-    return DirClass(tuple(records), tuple(exact)) if records else NOT_INSPECTED
+    return DirClass(tuple(records), tuple(exact)) if records else OUTSIDE_ROOTS

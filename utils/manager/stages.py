@@ -34,7 +34,7 @@ from utils.snapshots.discovery import SnapshotFolder, candidate_dates, snapshot_
 log = logging.getLogger(__name__)
 
 MODES = ("report", "inspector", "both")
-REPORT, INSPECTOR = "report", "inspector"
+REPORT_STAGE, PROJECTS_STAGE = "report", "inspector"
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,10 @@ def _missing(folder: SnapshotFolder, date: dt.date, volumes: Sequence[int]) -> s
 
 def stages_to_run(config: Config, mode: str, status: StageStatus, force: bool) -> list[str]:
     """The stages of ``mode`` that are not done for the date (all of them with ``force``)."""
-    stages = [REPORT, INSPECTOR] if mode == "both" else [mode]
+    stages = [REPORT_STAGE, PROJECTS_STAGE] if mode == "both" else [mode]
     if force:
         return stages
-    done = {REPORT: status.report_done, INSPECTOR: status.inspector_done(config)}
+    done = {REPORT_STAGE: status.report_done, PROJECTS_STAGE: status.inspector_done(config)}
     return [stage for stage in stages if not done[stage]]
 
 
@@ -128,10 +128,10 @@ def point_latest_links(report_dir: str, chosen: SnapshotSet) -> dict[int, str]:
 def log_done(config: Config, mode: str, status: StageStatus) -> None:
     """Say why there is nothing to do."""
     date = status.date
-    if mode != INSPECTOR:
+    if mode != PROJECTS_STAGE:
         log.info("report for %s: done (TSV %s and database rows in place)", date,
                  tsv_path(config.paths.report_dir, date))
-    if mode != REPORT:
+    if mode != REPORT_STAGE:
         for volume in config.volumes:
             if volume.inspect_roots:
                 log.info("inspector: volume %s already loaded from %s", volume.name, date)
@@ -147,15 +147,15 @@ def run_stages(config: Config, mode: str, chosen: SnapshotSet, status: StageStat
         log_done(config, mode, status)
         return todo
     report_dir = config.paths.report_dir
-    if REPORT in todo:
+    if REPORT_STAGE in todo:
         check_latest_links(report_dir, sorted(chosen.paths))
     elif mode == "both":
         log.info("report for %s: done already; running the inspector only", chosen.date)
     summary = ""
     fused = (FusedRead(config, chosen.date,
                        pending_volumes(config, chosen.date, chosen.paths, force=force))
-             if REPORT in todo and INSPECTOR in todo else None)
-    if REPORT in todo:
+             if REPORT_STAGE in todo and PROJECTS_STAGE in todo else None)
+    if REPORT_STAGE in todo:
         outcome = run_report(config, chosen.date, chosen.paths, force=force,
                              stage=stage_in_workers if fused is None else fused,
                              before_page=None if fused is None else fused.load)
@@ -164,7 +164,7 @@ def run_stages(config: Config, mode: str, chosen: SnapshotSet, status: StageStat
         # Only a report that succeeded moves the links: a failed run publishes nothing.
         point_latest_links(report_dir, chosen)
         summary = outcome.summary
-    if INSPECTOR in todo and (fused is None or not fused.loaded):  # not read with the report
+    if PROJECTS_STAGE in todo and (fused is None or not fused.loaded):  # not read with the report
         run_inspections(config, chosen.date, chosen.paths, force=force)
     if summary:  # the night's closing line: where groups are heading (docs/warnings.md)
         log.info("%s %s", chosen.date, summary)
@@ -181,10 +181,10 @@ def describe_plan(config: Config, mode: str, chosen: SnapshotSet, status: StageS
     if status.schema_change:
         lines.append(f"database: {status.schema_change} in {url} first")
     todo = stages_to_run(config, mode, status, force)
-    if mode != INSPECTOR:
-        lines += _describe_report(config, chosen, status, force, REPORT in todo)
-    if mode != REPORT:
-        lines += _describe_inspector(config, status, force, INSPECTOR in todo)
+    if mode != PROJECTS_STAGE:
+        lines += _describe_report(config, chosen, status, force, REPORT_STAGE in todo)
+    if mode != REPORT_STAGE:
+        lines += _describe_inspector(config, status, force, PROJECTS_STAGE in todo)
     if status.database_problem:  # a real run stops at its first database step
         lines.append(f"would fail: {status.database_problem}")
     elif not todo:
