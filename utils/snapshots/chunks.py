@@ -279,7 +279,8 @@ def _parse_whole(block: bytes | bytearray, fields: int, use_threads: bool) -> Bl
     expected = (rows - len(odd_rows)) * (fields - 1) + newlines + (odd.low if odd else 0)
     if low != expected and low != expected + _spaces_in_quoted_paths(table, odd_rows):
         raise _Refused
-    valid = _valid_rows(table, lengths)
+    longest = _longest_values(lengths)
+    valid = _valid_rows(table, longest)
     if len(odd_rows):
         valid = _and(valid, np.ones(rows, dtype=bool))
         valid[odd_rows] = False
@@ -289,17 +290,17 @@ def _parse_whole(block: bytes | bytearray, fields: int, use_threads: bool) -> Bl
     else:
         line_spans = odd.line_spans
         row_spans = functools.cache(functools.partial(_spans_of_lines, line_spans, odd.kept_lines))
-    if _longest_line_bound(lengths) > MAX_LINE_BYTES:
+    if fields - 1 + sum(longest.values()) > MAX_LINE_BYTES:  # perhaps a line too long
         starts, ends = row_spans()
         valid = _and(valid, ends - starts <= MAX_LINE_BYTES)
     chunk = _chunk_from_table(table, valid, block, row_spans)
-    row_lines = np.arange(rows) if odd is None else odd.kept_lines
-    parts = [(row_lines if valid is None else row_lines[valid], chunk)]
     if odd is not None:
-        parts.append(_parse_exact(odd.texts, odd.numbers, block, line_spans))
-    kept = sum(len(part) for _, part in parts)
-    return BlockResult(_merge_in_line_order(parts, block, line_spans), line_count,
-                       line_count - kept)
+        exact_lines, exact = _parse_exact(odd.texts, odd.numbers, block, line_spans)
+        if len(exact):  # well-formed odd lines (few): merged in line order
+            row_lines = odd.kept_lines if valid is None else odd.kept_lines[valid]
+            chunk = _merge_in_line_order([(row_lines, chunk), (exact_lines, exact)], block,
+                                         line_spans)
+    return BlockResult(chunk, line_count, line_count - len(chunk))
 
 
 def _rows_can_be_skipped(block: bytes | bytearray, text: np.ndarray, fields: int) -> bool:
@@ -468,7 +469,7 @@ def _parse_piece(block: bytes | bytearray, start: int, end: int, use_threads: bo
         else:
             text = gather_lines(view, mask, fast_lines)
         table = _read_table(text, mask.fields, use_threads)  # clean lines: never refused
-        valid = _valid_rows(table, _value_lengths(table))
+        valid = _valid_rows(table, _longest_values(_value_lengths(table)))
         rows = fast_lines if valid is None else fast_lines[valid]
         starts, ends = mask.starts[fast_lines], mask.ends[fast_lines]
         parts.append((rows, _chunk_from_table(table, valid, block, lambda: (starts, ends))))
@@ -522,7 +523,7 @@ def _and(valid: np.ndarray | None, more: np.ndarray) -> np.ndarray:
     return more if valid is None else valid & more
 
 
-def _valid_rows(table: pa.Table, lengths: dict[str, np.ndarray]) -> np.ndarray | None:
+def _valid_rows(table: pa.Table, longest: dict[str, int]) -> np.ndarray | None:
     """Row mask of the rows whose numeric fields are numbers below 2**63 (None: all are).
 
     Usually settled per piece of a column by its largest byte less ``0``
@@ -533,7 +534,7 @@ def _valid_rows(table: pa.Table, lengths: dict[str, np.ndarray]) -> np.ndarray |
     for name in table.column_names:
         if name in TEXT_FIELDS:
             continue
-        may_be_long = len(lengths[name]) and int(lengths[name].max()) > _SAFE_DIGITS
+        may_be_long = longest[name] > _SAFE_DIGITS
         for index, piece in _pieces_with_starts(table.column(name)):
             bad = _bad_numbers(piece, may_be_long)
             if len(bad):
@@ -602,9 +603,9 @@ def _chunk_from_table(table: pa.Table, valid: np.ndarray | None, block: bytes | 
     return Chunk(**ints, texts=texts, block=block, _spans=functools.cache(spans))
 
 
-def _longest_line_bound(lengths: dict[str, np.ndarray]) -> int:
-    """An upper bound of the longest line: the longest value of each column, summed."""
-    return len(lengths) - 1 + sum(int(column.max()) for column in lengths.values() if len(column))
+def _longest_values(lengths: dict[str, np.ndarray]) -> dict[str, int]:
+    """Each column's longest value (0 for no rows)."""
+    return {name: int(column.max()) if len(column) else 0 for name, column in lengths.items()}
 
 
 def _row_widths(lengths: dict[str, np.ndarray]) -> np.ndarray:
