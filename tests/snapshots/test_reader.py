@@ -285,9 +285,10 @@ def test_take_rows_from_pieces_equals_take_from_the_whole() -> None:
     assert chunks.take_rows(pieces[0], np.array([1])).to_pylist() == [b"b"]
 
 
-@pytest.mark.parametrize("length", [0, 1, 7, 8, 9, 64, 511, 512, 1001, 5000, 70_001])
+@pytest.mark.parametrize("length", [0, 1, 7, 8, 9, 64, 511, 512, 1001, 4095, 4096, 4097, 5000,
+                                    8197, 70_001])
 def test_high_bytes_are_found_wherever_they_lie(length: int) -> None:
-    """High bytes, found through words OR-ed together, at any offset (unaligned too)."""
+    """High bytes, found stretch by stretch, at any offset (unaligned, in the tail too)."""
     rng = np.random.default_rng(length)
     for density in (0.2, 0.001):
         text = rng.integers(0, 256, length + 3, dtype=np.uint8)

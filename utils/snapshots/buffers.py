@@ -1,7 +1,7 @@
 """Large byte buffers for the block reader, without wasted passes over memory.
 
 Reading a snapshot allocates one multi-megabyte block after another, and the
-passes allocate and free large NumPy temporaries per block.  Two things make
+passes allocate and free large NumPy temporaries per block.  Three things make
 that cheaper:
 
 * :func:`uninitialized_bytearray` skips the zero-fill that ``bytearray(n)``
@@ -10,13 +10,18 @@ that cheaper:
 * :func:`keep_freed_memory` asks glibc's allocator to serve large requests
   from its heap and to keep freed memory instead of returning it to the
   kernel after every block, so the same pages are reused rather than
-  faulted in again.
+  faulted in again;
+* :func:`contains_byte` searches a block with the C library's ``memchr``
+  without holding the GIL (``bytes.find`` holds it for the whole search,
+  stalling the other parse threads).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+
+import numpy as np
 
 _BYTEARRAY_FROM_SIZE = ctypes.pythonapi.PyByteArray_FromStringAndSize
 _BYTEARRAY_FROM_SIZE.restype = ctypes.py_object
@@ -59,3 +64,27 @@ def keep_freed_memory() -> None:
     for parameter, value in ((_M_MMAP_THRESHOLD, _MMAP_THRESHOLD),
                              (_M_TRIM_THRESHOLD, _TRIM_THRESHOLD), (_M_TOP_PAD, _TOP_PAD)):
         mallopt(parameter, value)
+
+
+def _libc_memchr() -> ctypes._CFuncPtr | None:
+    try:
+        memchr = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").memchr
+    except (OSError, AttributeError):
+        return None
+    memchr.restype = ctypes.c_void_p
+    memchr.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
+    return memchr
+
+
+_MEMCHR = _libc_memchr()
+
+
+def contains_byte(text: np.ndarray, byte: int) -> bool:
+    """Whether the uint8 array ``text`` holds ``byte`` (``memchr`` through ctypes,
+    which lets go of the GIL; NumPy compares without a C library or when ``text``
+    is not contiguous)."""
+    if not len(text):
+        return False
+    if _MEMCHR is None or not text.flags.c_contiguous:
+        return bool((text == byte).any())
+    return _MEMCHR(text.ctypes.data, byte, len(text)) is not None

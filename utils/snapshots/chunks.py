@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from utils.snapshots.buffers import contains_byte
 from utils.snapshots.byteviews import pieces_of, value_offsets
 from utils.snapshots.linemask import MASK_PIECE, MIN_LINE, classify_lines, gather_lines, piece_bounds
 
@@ -60,6 +61,7 @@ _SAFE_DIGITS = 18  # a number of at most this many digits is below 2**63
 _WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.split() splits on
 _SPACE = 0x20
 _NEWLINE = 0x0A
+_CARRIAGE_RETURN = 0x0D
 _QUOTE = b'"'
 _BOM = b"\xef\xbb\xbf"
 
@@ -188,9 +190,8 @@ _ARROW_SERIAL_BLOCK = 1024 * 1024  # without threads, this size is fastest (cach
 _FIRST_LINE_LOOK = 64 * 1024  # how far the first line is searched for its tab count
 _MAX_RUNS = 256  # more runs of valid rows than this: gathered, not sliced
 _MAX_ODD_LINES = 4096  # more odd lines than this in a block: the masking lane is cheaper
-_HIGH_BITS = np.uint64(0x8080808080808080)  # the high bit of each byte of a word
 _MAX_HIGH_BYTES = 1 << 16  # non-ASCII bytes checked line by line before skipping rows
-_WORD_GROUP = 64  # words OR-ed together in the search for high bytes
+_STRETCH = 4096  # bytes whose largest is found at once in the search for high bytes
 _COUNT_PIECE = 1 << 18  # bytes compared at once when counting: the temporary stays in the cache
 
 
@@ -202,8 +203,10 @@ def parse_block(block: bytes | bytearray, *, use_threads: bool = True) -> BlockR
     """Parse a line-aligned block of snapshot text (the last line may lack ``\\n``)."""
     if not block:
         return BlockResult(empty_chunk(), 0, 0)
-    if (b"\r" not in block and not block.startswith(_BOM)  # Arrow: lone \r ends a row,
-            and not _starts_with_short_lines(block)):         # a leading BOM is dropped
+    whole_lane = (not contains_byte(np.frombuffer(block, dtype=np.uint8), _CARRIAGE_RETURN)
+                  and not block.startswith(_BOM)  # Arrow: a lone \r ends a row, a BOM is dropped
+                  and not _starts_with_short_lines(block))
+    if whole_lane:
         try:
             return _parse_whole(block, _likely_field_count(block), use_threads)
         except _Refused:
@@ -289,7 +292,8 @@ def _parse_whole(block: bytes | bytearray, fields: int, use_threads: bool) -> Bl
         line_spans = row_spans = lambda: _spans_from_widths(_row_widths(lengths))  # noqa: E731
     else:
         line_spans = odd.line_spans
-        row_spans = functools.cache(functools.partial(_spans_of_lines, line_spans, odd.kept_lines))
+        kept_lines = odd.kept_lines
+        row_spans = functools.cache(lambda: _spans_of_lines(line_spans, kept_lines()))
     if fields - 1 + sum(longest.values()) > MAX_LINE_BYTES:  # perhaps a line too long
         starts, ends = row_spans()
         valid = _and(valid, ends - starts <= MAX_LINE_BYTES)
@@ -297,7 +301,7 @@ def _parse_whole(block: bytes | bytearray, fields: int, use_threads: bool) -> Bl
     if odd is not None:
         exact_lines, exact = _parse_exact(odd.texts, odd.numbers, block, line_spans)
         if len(exact):  # well-formed odd lines (few): merged in line order
-            row_lines = odd.kept_lines if valid is None else odd.kept_lines[valid]
+            row_lines = odd.kept_lines() if valid is None else odd.kept_lines()[valid]
             chunk = _merge_in_line_order([(row_lines, chunk), (exact_lines, exact)], block,
                                          line_spans)
     return BlockResult(chunk, line_count, line_count - len(chunk))
@@ -311,9 +315,7 @@ def _rows_can_be_skipped(block: bytes | bytearray, text: np.ndarray, fields: int
     byte above 0x7F must either be UTF-8 or have ``fields - 1`` tabs (a row
     Arrow keeps); with too many such lines to check, rows are not skipped.
     """
-    if block.isascii():
-        return True
-    high = _high_bytes(text)
+    high = _high_bytes(text)  # found without the GIL, unlike by isascii
     if len(high) > _MAX_HIGH_BYTES:
         return False
     end = -1
@@ -333,16 +335,15 @@ def _rows_can_be_skipped(block: bytes | bytearray, text: np.ndarray, fields: int
 
 
 def _high_bytes(text: np.ndarray) -> np.ndarray:
-    """Positions of the bytes above 0x7F.  The text's 64-bit words are OR-ed together
-    in groups of _WORD_GROUP (word c, c + m, c + 2m, ...: no temporary as large as the
-    text), and only the words of a group holding a high bit are looked at."""
-    whole = len(text) - len(text) % (8 * _WORD_GROUP)
-    words = text[:whole].view(np.uint64).reshape(_WORD_GROUP, -1)
-    groups = np.flatnonzero(np.bitwise_or.reduce(words, axis=0) & _HIGH_BITS)
-    odd_words = np.sort((np.arange(_WORD_GROUP)[:, None] * words.shape[1] + groups).ravel())
-    candidates = np.concatenate([(odd_words[:, None] * 8 + np.arange(8)).ravel(),
-                                 np.arange(whole, len(text))])
-    return candidates[text[candidates] >= 0x80]
+    """Positions of the bytes above 0x7F, ascending.  Each stretch of _STRETCH bytes
+    has its largest byte found (one reduction, without the GIL); only the stretches
+    holding a high byte are looked at byte by byte."""
+    whole = len(text) - len(text) % _STRETCH
+    stretches = text[:whole].reshape(-1, _STRETCH)
+    flagged = np.flatnonzero(stretches.max(axis=1) >= 0x80)
+    rows, columns = np.nonzero(stretches[flagged] >= 0x80)
+    return np.concatenate([flagged[rows] * _STRETCH + columns,
+                           np.flatnonzero(text[whole:] >= 0x80) + whole])
 
 
 def _count_low_bytes(text: np.ndarray) -> int:
@@ -394,50 +395,78 @@ def _spaces_in_quoted_paths(table: pa.Table, odd_rows: np.ndarray) -> int:
 class _OddLines:
     """The lines of a block that Arrow skipped or split into an empty field."""
 
-    kept_lines: np.ndarray  # the line of each of Arrow's rows
     numbers: np.ndarray  # the odd lines, ascending
     texts: list[bytes]  # their bytes, without the newline
     low: int  # how many of those bytes are up to 0x20
-    spans: Spans  # (starts, ends) of every line of the block
-
-    def line_spans(self) -> Spans:
-        """(starts, ends) of every line of the block."""
-        return self.spans
+    kept_lines: Callable[[], np.ndarray]  # the line of each of Arrow's rows (on demand)
+    line_spans: Callable[[], Spans]  # (starts, ends) of every line of the block (on demand)
 
 
 def _odd_lines(block: bytes | bytearray, table: pa.Table, lengths: dict[str, np.ndarray],
                skipped: list[tuple[int | None, str]], odd_rows: np.ndarray,
                newlines: int) -> _OddLines:
     """The odd lines of a block: those Arrow skipped (``skipped``: line number from 1,
-    text) and those of ``odd_rows`` (an empty field), with every line's span.
+    text, in line order) and those of ``odd_rows`` (an empty field).
 
-    No pass over the block: a row is its fields joined by tabs, and a skipped
-    row as long as its text (every skipped row is UTF-8, see
-    :func:`_rows_can_be_skipped`, so its text has its bytes' length).  A row
-    whose fields are all empty is an empty line or tabs alone: the block's
-    length says which when they are all of one kind; otherwise, or when the
-    lines' lengths do not add up to the block's, the block is refused.
+    Neither the block nor every row is gone over: a skipped row's bytes are its
+    text (every skipped row is UTF-8, see :func:`_rows_can_be_skipped`), any
+    other row's are its fields joined by tabs, and a row's line follows from
+    how many skipped lines come before it.  A row whose fields are all empty is
+    an empty line or tabs alone: the block's length says which when they are
+    all of one kind; otherwise, or when the lines' lengths do not add up to the
+    block's, the block is refused.  Every line's span is worked out only when
+    asked for.
     """
     fields = table.num_columns
-    skipped_lines = np.array([number for number, _ in skipped], dtype=np.int64) - 1
     line_count = table.num_rows + len(skipped)
-    kept_lines = np.delete(np.arange(line_count), skipped_lines)
-    widths = np.empty(line_count, dtype=np.int64)
-    widths[kept_lines] = _row_widths(lengths)  # a row of empty fields as tabs alone
-    widths[skipped_lines] = [len(text.encode()) for _, text in skipped]
+    skipped_lines = np.array([number for number, _ in skipped], dtype=np.int64) - 1
+    skipped_texts = [text.encode() for _, text in skipped]
     empty_fields = sum((column[odd_rows] == 0).astype(np.int64) for column in lengths.values())
-    blank = kept_lines[odd_rows[empty_fields == fields]]
-    surplus = int(widths.sum()) + newlines - len(block)
-    if surplus and len(blank) and surplus == len(blank) * (fields - 1):
-        widths[blank] = 0  # they are empty lines
-    elif surplus:
+    blank = empty_fields == fields
+    total = np.int32 if len(block) < 2**31 else np.int64  # no overflow: faster than int64
+    kept_width = sum(int(column.sum(dtype=total)) for column in lengths.values()) \
+        + table.num_rows * (fields - 1)  # a row of empty fields as tabs alone
+    surplus = kept_width + sum(map(len, skipped_texts)) + newlines - len(block)
+    empty_lines = surplus != 0 and surplus == int(blank.sum()) * (fields - 1)
+    if surplus and not empty_lines:
         raise _Refused
-    starts, ends = _spans_from_widths(widths)
-    numbers = np.union1d(skipped_lines, kept_lines[odd_rows])
-    texts = [bytes(block[start:end])
-             for start, end in zip(starts[numbers].tolist(), ends[numbers].tolist())]
+    row_texts = [(b"" if empty_lines else b"\t" * (fields - 1)) if is_blank
+                 else b"\t".join(_values_of_row(table, row))
+                 for row, is_blank in zip(odd_rows.tolist(), blank.tolist())]
+    row_lines = _lines_of_rows(odd_rows, skipped_lines)
+    numbers = np.concatenate([skipped_lines, row_lines])
+    order = np.argsort(numbers, kind="stable")
+    every_text = skipped_texts + row_texts
+    texts = [every_text[index] for index in order.tolist()]
     low = int(np.count_nonzero(np.frombuffer(b"".join(texts), dtype=np.uint8) <= _SPACE))
-    return _OddLines(kept_lines, numbers, texts, low, (starts, ends))
+
+    @functools.cache
+    def kept_lines() -> np.ndarray:
+        return np.delete(np.arange(line_count), skipped_lines)
+
+    @functools.cache
+    def line_spans() -> Spans:
+        widths = np.empty(line_count, dtype=np.int64)
+        widths[kept_lines()] = _row_widths(lengths)
+        if empty_lines:
+            widths[row_lines[blank]] = 0
+        widths[skipped_lines] = [len(text) for text in skipped_texts]
+        return _spans_from_widths(widths)
+
+    return _OddLines(numbers[order], texts, low, kept_lines, line_spans)
+
+
+def _values_of_row(table: pa.Table, row: int) -> tuple[bytes, ...]:
+    """The field values of one row of ``table``, as bytes (a take would cost more)."""
+    return tuple(column.chunk(0).view(pa.binary()).to_pylist()[0]
+                 for column in table.slice(row, 1).columns)
+
+
+def _lines_of_rows(rows: np.ndarray, skipped_lines: np.ndarray) -> np.ndarray:
+    """The line of each of Arrow's ``rows``, given the (ascending) lines it skipped:
+    skipped line ``s[j]`` has ``s[j] - j`` rows before it."""
+    rows_before = skipped_lines - np.arange(len(skipped_lines))
+    return rows + np.searchsorted(rows_before, rows, side="right")
 
 
 def _parse_masked(block: bytes | bytearray, use_threads: bool) -> BlockResult:
@@ -590,8 +619,9 @@ def _chunk_from_table(table: pa.Table, valid: np.ndarray | None, block: bytes | 
     if len(runs) > _MAX_RUNS:  # many masked rows: one gather is cheaper than many slices
         kept = {name: take_rows(table.column(name), rows) for name in INT_COLUMNS + TEXT_COLUMNS}
     else:
-        runs_table = pa.concat_tables([table.slice(start, stop - start) for start, stop in runs]
-                                      or [table.slice(0, 0)])
+        needed = table.select(INT_COLUMNS + TEXT_COLUMNS)
+        runs_table = pa.concat_tables([needed.slice(start, stop - start) for start, stop in runs]
+                                      or [needed.slice(0, 0)])
         kept = {name: runs_table.column(name) for name in INT_COLUMNS + TEXT_COLUMNS}
     ints = {name: pc.cast(kept[name], pa.uint64()).to_numpy() for name in INT_COLUMNS}
     texts = {name: kept[name] for name in TEXT_COLUMNS}

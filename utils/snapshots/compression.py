@@ -2,8 +2,11 @@
 
 ISA-L (the ``isal`` package) decompresses about three times faster than
 zlib and compresses at low levels several times faster; it is optional.
-Reading can run decompression in a background thread so that parsing on the
-calling thread overlaps with it.
+Reading can run decompression in a background thread so that the calling
+thread's own work overlaps with it (the benchmarks' decompression ceiling
+does); the block reader decompresses on its own thread instead, since ISA-L
+lets go of the GIL while it works and the background thread's hand-over
+copy would not.
 """
 
 from __future__ import annotations

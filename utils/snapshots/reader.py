@@ -70,7 +70,10 @@ def read_blocks(path: str, block_size: int = BLOCK_SIZE, *, fast: bool = True,
     except OSError as exc:
         raise SnapshotError(f"failed snapshot {path}: cannot open: {exc}") from None
     try:
-        stream = open_gzip_reader(compressed, fast=fast)
+        # Decompressed straight into each block on this thread (ISA-L lets go of the GIL
+        # meanwhile): a background decompression thread would hand its output over
+        # with a copy made while holding the GIL, stalling the parse threads.
+        stream = open_gzip_reader(compressed, threaded=False, fast=fast)
     except OSError as exc:
         compressed.close()
         raise SnapshotError(f"failed snapshot {path}: cannot open: {exc}") from None
@@ -134,8 +137,8 @@ def map_chunks(path: str, func: Callable[[Chunk], T], *, threads: int = PARSE_TH
                max_malformed_fraction: float = DEFAULT_MAX_MALFORMED_FRACTION) -> Iterator[T]:
     """``func`` applied to each chunk of the snapshot at ``path``, results in file order.
 
-    Decompression runs in its own thread; parsing and ``func`` run on a pool of
-    ``threads`` threads (Arrow and NumPy release the GIL), with a bounded
+    Decompression runs on the calling thread; parsing and ``func`` run on a pool
+    of ``threads`` threads (Arrow and NumPy release the GIL), with a bounded
     number of blocks in flight so memory stays flat whatever the file size.
     Logs progress, and at the end the ``skipped N malformed lines of M in
     FILE`` line (a warning when N > 0).  Pass ``stats`` to get the counts
