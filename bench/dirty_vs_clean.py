@@ -3,8 +3,8 @@
 
     python bench/dirty_vs_clean.py [--lines N] [--rounds R] [PASS ...]
 
-Uses the files ``bench/run.py`` generates (run it first with the same
-``--lines``).  For each pass (default: report, inspector, splitter) the
+Uses the clean and dirty files of ``bench/run.py`` (generated here when
+missing, as there).  For each pass (default: report, inspector, splitter) the
 clean and the dirty file are passed in turn, R rounds, in alternating order
 (clean first, then dirty first, ...), so that a slow spell of a shared host
 hits both alike.  Prints, per pass, the median and quartiles over the rounds
@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from passes import PASSES  # noqa: E402
-from run import SET_DATE  # noqa: E402
+from run import dirty_snapshot, snapshot  # noqa: E402
 
 DEFAULT_PASSES = ("report", "inspector", "splitter")
 
@@ -54,12 +54,7 @@ def main() -> int:
     unknown = sorted(set(args.passes) - set(PASSES))
     if unknown:
         parser.error(f"unknown passes: {', '.join(unknown)}")
-    name = f"{SET_DATE:%Y%m%d}_118.dat.gz"
-    clean = os.path.join(args.data, f"{args.lines}", name)
-    dirty = os.path.join(args.data, f"{args.lines}-dirty", name)
-    for path in (clean, dirty):
-        if not os.path.exists(path):
-            parser.error(f"{path} is missing: run bench/run.py --lines {args.lines} first")
+    clean, dirty = snapshot(args.data, args.lines), dirty_snapshot(args.data, args.lines)
     logging.disable(logging.WARNING)  # the dirty file's "skipped N malformed lines"
     print("pass         clean/dirty wall: median (quartiles)  CPU: median (quartiles)")
     for pass_name in args.passes or DEFAULT_PASSES:

@@ -255,8 +255,8 @@ def _parse_whole(block: bytes | bytearray, fields: int, use_threads: bool) -> Bl
 
     Rows Arrow cannot take (another number of tab-separated fields) are left
     out as they are tokenized, and rows with an empty field are set aside:
-    both kinds, the *odd* lines, go to the exact lane, found from the lines'
-    widths (:func:`_odd_lines`).  Every other row has ``fields - 1`` tabs; one
+    both kinds, the *odd* lines, go to the exact lane, their text taken from
+    Arrow (:func:`_odd_lines`).  Every other row has ``fields - 1`` tabs; one
     count of the bytes up to 0x20 then proves that those rows hold no other
     whitespace (spaces inside quoted paths aside), so Arrow's fields are the
     real ones.  Otherwise the block is refused.
@@ -442,7 +442,7 @@ def _odd_lines(block: bytes | bytearray, table: pa.Table, lengths: dict[str, np.
 
     @functools.cache
     def kept_lines() -> np.ndarray:
-        return np.delete(np.arange(line_count), skipped_lines)
+        return _lines_of_rows(np.arange(table.num_rows), skipped_lines)
 
     @functools.cache
     def line_spans() -> Spans:
